@@ -12,6 +12,7 @@ from .base import (
     BaseChannelLayer,
     ChannelFull,
     Delivery,
+    LayerUnavailable,
     MessageTooLarge,
     new_process_prefix,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "ChannelFull",
     "Delivery",
     "InMemoryChannelLayer",
+    "LayerUnavailable",
     "MessageTooLarge",
     "RedisChannelLayer",
     "RedisSentinelChannelLayer",

@@ -41,7 +41,9 @@ __all__ = [
     "BaseChannelLayer",
     "ChannelFull",
     "Delivery",
+    "LayerUnavailable",
     "MessageTooLarge",
+    "new_process_prefix",
 ]
 
 #: Seconds an unread message lives (the spec's suggestion).
@@ -69,6 +71,14 @@ class MessageTooLarge(Exception):
     """Raised by ``send`` when the encoded message is larger than the layer accepts."""
 
 
+class LayerUnavailable(ConnectionError):
+    """The layer's backing store (e.g. Redis) cannot be reached right now.
+
+    Raised by any layer operation after the backend's own short retries are used up.  Callers
+    that run forever (the worker, the interface server) log it once, back off and try again.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One received message.
@@ -93,6 +103,7 @@ class BaseChannelLayer:
 
     ChannelFull: ClassVar[type[ChannelFull]] = ChannelFull
     MessageTooLarge: ClassVar[type[MessageTooLarge]] = MessageTooLarge
+    LayerUnavailable: ClassVar[type[LayerUnavailable]] = LayerUnavailable
 
     #: ASGI extension names this layer supports.
     extensions: ClassVar[list[str]] = []

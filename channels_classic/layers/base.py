@@ -324,9 +324,35 @@ class BaseChannelLayer:
         """Coroutine form of :meth:`send`."""
         raise NotImplementedError
 
+    async def send_many_async(
+        self, items: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[BaseException | None]:
+        """Coroutine form of :meth:`send_many`: in order, one round trip where possible."""
+        results: list[BaseException | None] = []
+        for channel, message in items:
+            try:
+                await self.send_async(channel, message)
+            except Exception as exc:
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
+
     async def fetch_async(self, channels: Iterable[str], max_messages: int = 1) -> list[Delivery]:
         """Coroutine form of a blocking :meth:`fetch`; ``[]`` after ``receive_timeout``."""
         raise NotImplementedError
+
+    async def identity_async(self) -> str:
+        """An opaque token that changes when the backend loses its data (e.g. Redis restarted).
+
+        Long-running readers compare it after reconnecting: a change means every message and
+        group membership held before is gone, and they log what was lost.
+        """
+        return self.identity()
+
+    def identity(self) -> str:
+        """Synchronous form of :meth:`identity_async`."""
+        return f"{type(self).__name__}:{id(self):x}"
 
     async def receive_async(
         self, channels: Iterable[str]

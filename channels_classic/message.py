@@ -31,7 +31,14 @@ from .layers.validation import copy_message
 if TYPE_CHECKING:
     from .channel import Channel
 
-__all__ = ["FlushReport", "Message", "consumer_scope", "pending_sends"]
+__all__ = [
+    "FlushReport",
+    "Message",
+    "consumer_scope",
+    "discard_pending",
+    "note_send",
+    "pending_sends",
+]
 
 logger = logging.getLogger("channels_classic.message")
 
@@ -150,6 +157,12 @@ _buffer = _Buffer()
 def pending_sends() -> list[_Pending] | None:
     """The current thread's send buffer, or None when no consumer is running."""
     return _buffer.stack[-1].pending if _buffer.stack else None
+
+
+def discard_pending() -> None:
+    """Forget the sends the running consumer has buffered so far (used on ConsumeLater)."""
+    if _buffer.stack:
+        _buffer.stack[-1].pending.clear()
 
 
 def note_send(target: str) -> None:

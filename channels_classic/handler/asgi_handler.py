@@ -99,10 +99,10 @@ class AsgiHandler(base.BaseHandler):
             response = self.plain_server_error()
         else:
             response = self.response_for(request)
+        response._handler_class = self.__class__  # request_finished's sender, as in Django
         if isinstance(response, HttpResponseLater):
             response.close()
             return
-        response._handler_class = self.__class__  # request_finished's sender, as in Django
         yield from self.safely_encode(response, request)
 
     # -- set-up -------------------------------------------------------------------------------

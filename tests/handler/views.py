@@ -131,6 +131,8 @@ def cookies(request):
 
 def server_error(request):
     """handler500: Django's normal 500 path ends here."""
+    if hooks.get("handler500_fails"):
+        raise KeyError("handler500 is broken too")
     return HttpResponse("custom 500 page", status=500)
 
 

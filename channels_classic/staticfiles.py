@@ -6,7 +6,8 @@
 ``STATIC_URL`` are answered by ``django.contrib.staticfiles.views.serve`` from the static-files
 finders, without middleware, exactly as Django's own development server does; everything else
 goes to the views.  Only a local ``STATIC_URL`` (a path, no host) is served.  A missing file
-gets Django's 404 handling (the technical 404 page under ``DEBUG``, ``handler404`` otherwise).
+gets Django's 404 handling (the technical 404 page under ``DEBUG``, ``handler404`` otherwise);
+a path that escapes the static directories gets Django's 400 for suspicious operations.
 
 This is for development: in production collect static files and serve them from the web
 server or a CDN.
@@ -20,7 +21,7 @@ from urllib.request import url2pathname
 from django.conf import settings
 from django.contrib.staticfiles.views import serve
 from django.core.handlers.exception import response_for_exception
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 
 from .handler import AsgiHandler, ViewConsumer
 
@@ -60,7 +61,9 @@ class StaticFilesHandler(AsgiHandler):
         if self.should_handle(request.path):
             try:
                 return serve(request, self.file_path(request.path), insecure=True)
-            except Http404 as exc:
+            except Exception as exc:
+                # Django's mapping: Http404 → 404, a path escaping the static roots
+                # (SuspiciousFileOperation) → 400, anything else → handler500.
                 return response_for_exception(request, exc)  # type: ignore[no-any-return]
         return super().get_response(request)  # type: ignore[no-any-return]
 

@@ -40,7 +40,7 @@ def static_path_prefix() -> str | None:
     parsed = urlparse(static_url)
     if parsed.netloc or not parsed.path:
         return None
-    return parsed.path
+    return str(parsed.path)
 
 
 class StaticFilesHandler(AsgiHandler):
@@ -64,8 +64,8 @@ class StaticFilesHandler(AsgiHandler):
             except Exception as exc:
                 # Django's mapping: Http404 → 404, a path escaping the static roots
                 # (SuspiciousFileOperation) → 400, anything else → handler500.
-                return response_for_exception(request, exc)  # type: ignore[no-any-return]
-        return super().get_response(request)  # type: ignore[no-any-return]
+                return response_for_exception(request, exc)
+        return super().get_response(request)
 
 
 class StaticFilesConsumer(ViewConsumer):

@@ -25,7 +25,7 @@ import logging
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -72,7 +72,7 @@ class AsgiHandler(base.BaseHandler):
 
     _middleware_lock = threading.Lock()
 
-    def __call__(self, message: Any) -> Iterator[dict[str, Any]]:
+    def __call__(self, message: Any) -> Generator[dict[str, Any], None, None]:
         """Handle one ``http.request`` message; yields the reply messages in order."""
         self.ensure_middleware()
         signals.request_started.send(sender=self.__class__, message=message)
@@ -165,7 +165,7 @@ class AsgiHandler(base.BaseHandler):
 
     def safely_encode(
         self, response: HttpResponseBase, request: HttpRequest | None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """Encode ``response``; an error before the first message becomes a plain 500, an
         error after it (a streaming iterator raising) ends the response early."""
         messages = self.encode_response(response)
@@ -198,7 +198,7 @@ class AsgiHandler(base.BaseHandler):
         # ResponseLater into a 500 on its way out; becoming a response here, inside all of
         # them, lets it pass through like any other response.
         try:
-            return super()._get_response(request)  # type: ignore[misc,no-any-return]
+            return super()._get_response(request)
         except ResponseLater:
             return HttpResponseLater()
 
@@ -209,12 +209,14 @@ class AsgiHandler(base.BaseHandler):
         middleware (it is not an error)."""
         if isinstance(exception, ResponseLater):
             raise exception
-        return super().process_exception_by_middleware(exception, request)  # type: ignore[no-any-return]
+        return super().process_exception_by_middleware(exception, request)
 
     # -- encoding (1.x public API) ------------------------------------------------------------
 
     @classmethod
-    def encode_response(cls, response: HttpResponseBase) -> Iterator[dict[str, Any]]:
+    def encode_response(
+        cls, response: HttpResponseBase
+    ) -> Generator[dict[str, Any], None, None]:
         """Yield the ASGI ``http.response`` messages for a Django response, then close it.
 
         Usable on its own in a consumer::

@@ -329,7 +329,7 @@ class AsgiRequest(HttpRequest):
         self._body_pending = False
 
     @property
-    def _stream(self) -> IO[bytes]:  # type: ignore[override]
+    def _stream(self) -> IO[bytes]:
         # Django's read()/body/multipart parser all read through _stream; loading here keeps
         # a request built outside AsgiHandler working.
         self.load_body()
@@ -354,12 +354,13 @@ class AsgiRequest(HttpRequest):
         return self._info.scheme
 
     @cached_property
-    def GET(self) -> QueryDict:  # type: ignore[override]  # noqa: N802 - Django's name
+    def GET(self) -> QueryDict:  # noqa: N802 - Django's name
         return QueryDict(self.META["QUERY_STRING"], encoding=self._encoding)
 
     @cached_property
-    def COOKIES(self) -> dict[str, str]:  # type: ignore[override]  # noqa: N802
-        return parse_cookie(self.META.get("HTTP_COOKIE", ""))
+    def COOKIES(self) -> dict[str, str]:  # noqa: N802
+        cookies: dict[str, str] = parse_cookie(self.META.get("HTTP_COOKIE", ""))
+        return cookies
 
     def _get_post(self) -> QueryDict:
         if not hasattr(self, "_post"):
@@ -374,5 +375,5 @@ class AsgiRequest(HttpRequest):
             self._load_post_and_files()
         return self._files
 
-    POST = property(_get_post, _set_post)  # type: ignore[assignment]
-    FILES = property(_get_files)  # type: ignore[assignment]
+    POST = property(_get_post, _set_post)
+    FILES = property(_get_files)

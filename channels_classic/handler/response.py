@@ -20,7 +20,7 @@ message generator finishes or is closed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, TypedDict
 
 from django.http import FileResponse, HttpResponseBase
@@ -113,7 +113,7 @@ def _streaming_parts(response: Any) -> Iterator[bytes]:
 
 def encode_response(
     response: HttpResponseBase, chunk_size: int = CHUNK_SIZE
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Yield the ASGI messages for ``response``, then close it.
 
     A generator: streaming content is pulled from the response only as messages are taken,
@@ -135,7 +135,7 @@ def encode_response(
             yield {"content": b"", "more_content": False}
         else:
             first = True
-            for piece, last in chunk_bytes(response.content, chunk_size):  # type: ignore[attr-defined]
+            for piece, last in chunk_bytes(response.content, chunk_size):
                 if first:
                     yield {
                         "status": status,

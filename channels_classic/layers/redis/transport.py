@@ -1,0 +1,386 @@
+"""Connections to one Redis shard, for the sync and the asyncio API.
+
+A shard is reached through an :class:`Endpoint` (a URL, or a Sentinel service).  Each shard
+gets two redis-py clients per API: one for ordinary commands with a short socket timeout, so an
+unreachable server is reported quickly, and one for blocking pops whose socket timeout is
+longer than the longest ``BLMPOP`` the layer issues.
+
+Resilience comes from redis-py itself: every client has a ``Retry(ExponentialBackoff)`` policy
+for connection errors (a stale pooled connection after a Redis restart is replaced
+transparently) and periodic health checks on idle connections.  Whatever is still failing after
+that surfaces as :class:`~..base.LayerUnavailable` naming the shard, and the same client keeps
+working once the server is back.  Timeouts are deliberately *not* retried: a script that timed
+out may have run, and running a send twice would deliver a message twice.
+
+Scripts run with ``EVALSHA``; on ``NOSCRIPT`` (first use, or a restarted server) the script is
+loaded and the call repeated, which is safe because ``NOSCRIPT`` means nothing ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+)
+from redis.exceptions import (
+    NoScriptError,
+    ReadOnlyError,
+)
+from redis.exceptions import (
+    TimeoutError as RedisTimeoutError,
+)
+from redis.retry import Retry
+
+from ..base import LayerUnavailable
+from .config import check_redis_version
+from .scripts import LuaScript
+
+__all__ = [
+    "AsyncShard",
+    "Endpoint",
+    "ScriptCall",
+    "SyncShard",
+    "client_options",
+    "translate_errors",
+]
+
+#: Seconds to wait for a TCP/TLS connection before calling the shard unavailable.
+DEFAULT_SOCKET_CONNECT_TIMEOUT = 2.0
+#: Seconds to wait for the reply to an ordinary command.
+DEFAULT_SOCKET_TIMEOUT = 5.0
+#: Extra seconds a blocking client waits beyond the BLMPOP timeout before giving up.
+BLOCKING_TIMEOUT_MARGIN = 5.0
+#: Idle seconds after which a pooled connection is PINGed before use.
+DEFAULT_HEALTH_CHECK_INTERVAL = 15
+#: Retries of a command after a connection error, with exponential backoff between them.
+CONNECTION_RETRIES = 2
+BACKOFF_BASE = 0.05
+BACKOFF_CAP = 0.5
+
+#: (script, keys, args) for one EVALSHA.
+ScriptCall = tuple[LuaScript, Sequence[str | bytes], Sequence[str | bytes | int | float]]
+
+_UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+
+
+@contextlib.contextmanager
+def translate_errors(label: str) -> Iterator[None]:
+    """Turn connection-level failures into :class:`LayerUnavailable` naming the shard."""
+    try:
+        yield
+    except _UNAVAILABLE_ERRORS as exc:
+        raise LayerUnavailable(f"Redis at {label} is unavailable: {exc}") from exc
+
+
+def client_options(
+    connection_kwargs: dict[str, Any], *, blocking: bool, receive_timeout: float, asyncio: bool
+) -> dict[str, Any]:
+    """redis-py client keyword arguments: our defaults, overridden by ``connection_kwargs``.
+
+    The blocking client's socket timeout is raised above the ``BLMPOP`` timeout, whatever the
+    user set, or every idle blocking pop would end in a timeout error.
+    """
+    retry_class = redis.asyncio.retry.Retry if asyncio else Retry
+    options: dict[str, Any] = {
+        "socket_connect_timeout": DEFAULT_SOCKET_CONNECT_TIMEOUT,
+        "socket_timeout": DEFAULT_SOCKET_TIMEOUT,
+        "socket_keepalive": True,
+        "health_check_interval": DEFAULT_HEALTH_CHECK_INTERVAL,
+        "retry": retry_class(
+            ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
+            CONNECTION_RETRIES,
+            supported_errors=(RedisConnectionError,),
+        ),
+    }
+    options.update(connection_kwargs)
+    if blocking:
+        needed = receive_timeout + BLOCKING_TIMEOUT_MARGIN
+        current = options.get("socket_timeout")
+        if current is not None and current < needed:
+            options["socket_timeout"] = needed
+    return options
+
+
+class Endpoint:
+    """How to reach one shard; subclasses build redis-py clients for it.
+
+    Attributes:
+        label: human-readable address without credentials.
+        hash_id: stable identifier used by the rendezvous hash.
+    """
+
+    label: str
+    hash_id: str
+
+    def __init__(self) -> None:
+        self.checked = False
+        self.check_lock = threading.Lock()
+        self.version: tuple[int, ...] = ()
+
+    def sync_client(self, options: dict[str, Any]) -> redis.Redis:
+        """A new sync client for this shard."""
+        raise NotImplementedError
+
+    def async_client(self, options: dict[str, Any]) -> redis.asyncio.Redis:
+        """A new asyncio client for this shard (bind it to one event loop only)."""
+        raise NotImplementedError
+
+    async def close_loop_resources(self) -> None:
+        """Release helpers this endpoint made for the running loop (Sentinel clients)."""
+
+    def close(self) -> None:
+        """Release helpers shared by the sync clients."""
+
+    def record_info(self, info: dict[str, Any]) -> None:
+        """Check the server's version from ``INFO server`` (once per endpoint)."""
+        self.version = check_redis_version(info.get("redis_version"), self.label)
+        self.checked = True
+
+
+class UrlEndpoint(Endpoint):
+    """A shard given by ``redis://``, ``rediss://`` or ``unix://`` URL."""
+
+    def __init__(self, url: str, label: str, options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.url = url
+        self.label = label
+        self.hash_id = label
+        self.options = dict(options or {})
+
+    def sync_client(self, options: dict[str, Any]) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **{**options, **self.options})
+
+    def async_client(self, options: dict[str, Any]) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis.from_url(self.url, **{**options, **self.options})
+
+
+def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
+    script, keys, args = call
+    return ("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+def _info_fields(info: Any) -> dict[str, Any]:
+    return info if isinstance(info, dict) else {}
+
+
+class SyncShard:
+    """Thread-safe sync access to one shard (redis-py clients are thread-safe)."""
+
+    def __init__(
+        self, endpoint: Endpoint, connection_kwargs: dict[str, Any], receive_timeout: float
+    ) -> None:
+        self.endpoint = endpoint
+        self.label = endpoint.label
+        self.commands = endpoint.sync_client(
+            client_options(
+                connection_kwargs, blocking=False, receive_timeout=receive_timeout,
+                asyncio=False,
+            )
+        )
+        self.blocking = endpoint.sync_client(
+            client_options(
+                connection_kwargs, blocking=True, receive_timeout=receive_timeout,
+                asyncio=False,
+            )
+        )
+
+    def _ensure_checked(self) -> None:
+        if self.endpoint.checked:
+            return
+        with self.endpoint.check_lock:
+            if not self.endpoint.checked:
+                self.endpoint.record_info(_info_fields(self.commands.info("server")))
+
+    def server_info(self) -> dict[str, Any]:
+        """``INFO server`` of this shard (run_id, version...)."""
+        with translate_errors(self.label):
+            info = _info_fields(self.commands.info("server"))
+            if not self.endpoint.checked:
+                self.endpoint.record_info(info)
+            return info
+
+    def evalsha(self, call: ScriptCall) -> Any:
+        """Run one script; loads it first if the server does not know it."""
+        with translate_errors(self.label):
+            self._ensure_checked()
+            try:
+                return self.commands.execute_command(*_evalsha_args(call))
+            except NoScriptError:
+                self.commands.script_load(call[0].source)
+                return self.commands.execute_command(*_evalsha_args(call))
+
+    def evalsha_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Run several scripts in one pipelined round trip.
+
+        Returns one result per call; a failed call's entry is the exception instance.
+        """
+        if not calls:
+            return []
+        with translate_errors(self.label):
+            self._ensure_checked()
+            pipe = self.commands.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*_evalsha_args(call))
+            results: list[Any] = pipe.execute(raise_on_error=False)
+            retry = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+            if retry:
+                for script in {calls[i][0] for i in retry}:
+                    self.commands.script_load(script.source)
+                pipe = self.commands.pipeline(transaction=False)
+                for i in retry:
+                    pipe.execute_command(*_evalsha_args(calls[i]))
+                for i, result in zip(retry, pipe.execute(raise_on_error=False), strict=True):
+                    results[i] = result
+            for result in results:
+                if isinstance(result, _UNAVAILABLE_ERRORS):
+                    raise result
+            return results
+
+    def blmpop(self, keys: Sequence[str], timeout: float, count: int) -> Any:
+        """``BLMPOP timeout n keys... LEFT COUNT count``: ``[key, [entries]]`` or None."""
+        with translate_errors(self.label):
+            self._ensure_checked()
+            return self.blocking.execute_command(
+                "BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count
+            )
+
+    def scan_unlink(self, pattern: str, batch: int = 500) -> int:
+        """Delete every key matching ``pattern`` with SCAN + UNLINK; returns how many."""
+        deleted = 0
+        with translate_errors(self.label):
+            batch_keys: list[bytes] = []
+            for key in self.commands.scan_iter(match=pattern, count=batch):
+                batch_keys.append(key)
+                if len(batch_keys) >= batch:
+                    deleted += int(self.commands.unlink(*batch_keys))
+                    batch_keys.clear()
+            if batch_keys:
+                deleted += int(self.commands.unlink(*batch_keys))
+        return deleted
+
+    def scan_lengths(self, pattern: str, batch: int = 500) -> int:
+        """Sum of ``LLEN`` over the lists matching ``pattern`` (SCAN, pipelined LLEN)."""
+        total = 0
+        with translate_errors(self.label):
+            keys = list(self.commands.scan_iter(match=pattern, count=batch, _type="list"))
+            for start in range(0, len(keys), batch):
+                pipe = self.commands.pipeline(transaction=False)
+                for key in keys[start : start + batch]:
+                    pipe.llen(key)
+                total += sum(int(n) for n in pipe.execute())
+        return total
+
+    def hgetall_many(self, keys: Sequence[str]) -> list[dict[bytes, bytes]]:
+        """``HGETALL`` of several hashes in one round trip."""
+        with translate_errors(self.label):
+            pipe = self.commands.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(key)
+            return list(pipe.execute())
+
+    def zrange_live(self, key: str, cutoff: float) -> list[bytes]:
+        """Members of a sorted set scored above ``cutoff``."""
+        with translate_errors(self.label):
+            return list(self.commands.zrangebyscore(key, f"({cutoff!r}", "+inf"))
+
+    def close(self) -> None:
+        """Disconnect both clients."""
+        for client in (self.commands, self.blocking):
+            with contextlib.suppress(Exception):
+                client.close()
+        self.endpoint.close()
+
+
+class AsyncShard:
+    """asyncio access to one shard; bound to the event loop it was created on."""
+
+    def __init__(
+        self, endpoint: Endpoint, connection_kwargs: dict[str, Any], receive_timeout: float
+    ) -> None:
+        self.endpoint = endpoint
+        self.label = endpoint.label
+        self.commands = endpoint.async_client(
+            client_options(
+                connection_kwargs, blocking=False, receive_timeout=receive_timeout,
+                asyncio=True,
+            )
+        )
+        self.blocking = endpoint.async_client(
+            client_options(
+                connection_kwargs, blocking=True, receive_timeout=receive_timeout,
+                asyncio=True,
+            )
+        )
+
+    async def _ensure_checked(self) -> None:
+        if not self.endpoint.checked:
+            # A concurrent check from another coroutine or thread is harmless: both record
+            # the same version.
+            self.endpoint.record_info(_info_fields(await self.commands.info("server")))
+
+    async def server_info(self) -> dict[str, Any]:
+        """``INFO server`` of this shard."""
+        with translate_errors(self.label):
+            info = _info_fields(await self.commands.info("server"))
+            if not self.endpoint.checked:
+                self.endpoint.record_info(info)
+            return info
+
+    async def evalsha(self, call: ScriptCall) -> Any:
+        """Run one script; loads it first if the server does not know it."""
+        with translate_errors(self.label):
+            await self._ensure_checked()
+            try:
+                return await self.commands.execute_command(*_evalsha_args(call))
+            except NoScriptError:
+                await self.commands.script_load(call[0].source)
+                return await self.commands.execute_command(*_evalsha_args(call))
+
+    async def evalsha_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Run several scripts in one pipelined round trip (see :meth:`SyncShard.evalsha_many`)."""
+        if not calls:
+            return []
+        with translate_errors(self.label):
+            await self._ensure_checked()
+            pipe = self.commands.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*_evalsha_args(call))
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+            retry = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+            if retry:
+                for script in {calls[i][0] for i in retry}:
+                    await self.commands.script_load(script.source)
+                pipe = self.commands.pipeline(transaction=False)
+                for i in retry:
+                    pipe.execute_command(*_evalsha_args(calls[i]))
+                rerun = await pipe.execute(raise_on_error=False)
+                for i, result in zip(retry, rerun, strict=True):
+                    results[i] = result
+            for result in results:
+                if isinstance(result, _UNAVAILABLE_ERRORS):
+                    raise result
+            return results
+
+    async def blmpop(self, keys: Sequence[str], timeout: float, count: int) -> Any:
+        """``BLMPOP``; see :meth:`SyncShard.blmpop`."""
+        with translate_errors(self.label):
+            await self._ensure_checked()
+            return await self.blocking.execute_command(
+                "BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count
+            )
+
+    async def close(self) -> None:
+        """Disconnect both clients."""
+        for client in (self.commands, self.blocking):
+            closer = getattr(client, "aclose", None) or client.close
+            with contextlib.suppress(Exception):
+                await closer()
+        await self.endpoint.close_loop_resources()

@@ -203,6 +203,8 @@ class InMemoryChannelLayer(BaseChannelLayer):
     def send(self, channel: str, message: dict[str, Any], *, attempts: int = 0) -> None:
         """Queue a copy of ``message``; see :meth:`BaseChannelLayer.send`."""
         validate_channel_name(channel)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            raise ValueError(f"attempts must be a non-negative int, not {attempts!r}")
         copied, size = copy_message(message)
         self.check_size(size, channel)
         with self._lock:

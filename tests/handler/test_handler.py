@@ -99,6 +99,25 @@ def test_last_resort_500_when_handler500_itself_fails(layer, caplog):
     assert any(record.exc_info and record.exc_info[0] is KeyError for record in caplog.records)
 
 
+def test_debug_propagate_exceptions_lets_the_error_escape(layer, settings):
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+    with pytest.raises(RuntimeError, match="the view is broken"):
+        run(layer, "/broken/")
+
+
+def test_undecodable_text_while_building_the_request_is_a_400(layer):
+    from channels_classic.handler import AsgiRequest
+
+    class Strict(AsgiRequest):
+        def load_body(self):
+            b"\xff".decode("utf-8")
+
+    class Handler(AsgiHandler):
+        request_class = Strict
+
+    assert assemble(run(layer, handler=Handler()))[0] == 400
+
+
 # -- ResponseLater ----------------------------------------------------------------------------
 
 

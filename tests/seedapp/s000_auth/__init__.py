@@ -1,0 +1,1 @@
+"""Seed 000 "Authentication": rooms by the first letter of the username."""

@@ -1,0 +1,1 @@
+"""Seed 000 "First Consumers": a raw http.request consumer."""

@@ -1,0 +1,1 @@
+"""Seed 000 "Groups": a chat room everyone joins."""

@@ -1,0 +1,1 @@
+"""Seed 000 "Models" with its one bug fixed: ``Group`` is imported."""

@@ -1,0 +1,1 @@
+"""Seed 000 "Persisting Data": rooms kept in the channel session."""

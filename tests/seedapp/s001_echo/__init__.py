@@ -1,0 +1,1 @@
+"""Seed 001: the echo server, routed through a dict."""

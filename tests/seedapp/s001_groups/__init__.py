@@ -1,0 +1,1 @@
+"""Seed 001 "Groups": the chat server."""

@@ -1,0 +1,1 @@
+"""Seed 001 "Persisting Data": rooms from the path, kept in the channel session."""

@@ -7,6 +7,9 @@ happened, which the caller logs and counts.
 
 Policy
     * No route → the message is dropped (``Outcome.UNROUTED``).
+    * A message that cannot even be wrapped (not a dict, a ``reply_channel`` that is not a
+      channel name) → dropped (``Outcome.MALFORMED``).  The worker checks messages more
+      closely before calling :func:`dispatch` (see :mod:`worker.validate`).
     * ``ConsumeLater`` → the message goes back on its channel with its redelivery count (kept
       outside the content) increased, until ``consume_later_limit``; then it is dropped.
     * ``ChannelSocketException`` (``DenyConnection``, ``WebsocketCloseException``) → its
@@ -58,6 +61,7 @@ class Outcome(enum.Enum):
     DROPPED_RETRIES = "dropped-retries"  # ConsumeLater past the limit, or requeue impossible
     SOCKET_ACTION = "socket-action"  # a ChannelSocketException ran
     FAILED = "failed"  # the consumer raised
+    MALFORMED = "malformed"  # the message could not be handed to a consumer at all
 
 
 @dataclass
@@ -99,7 +103,13 @@ def dispatch(
         consume_later_limit: redeliveries allowed for ``ConsumeLater``.
         send_retry_time: how long buffered sends retry a full channel.
     """
-    message = Message(delivery.content, delivery.channel, layer, delivery.attempts)
+    try:
+        message = Message(delivery.content, delivery.channel, layer, delivery.attempts)
+    except Exception as exc:  # e.g. a reply_channel that is an int; never the worker's end
+        logger.error(
+            "Malformed message on %s dropped: %s: %s", delivery.channel, type(exc).__name__, exc
+        )
+        return Result(Outcome.MALFORMED, error=exc)
     if delivery.attempts >= consume_later_limit:
         # 1.x's hint to decorators that this is the last chance (e.g. channel_session).
         message.__doomed__ = True  # type: ignore[attr-defined]

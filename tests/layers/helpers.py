@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import redis
@@ -65,3 +68,63 @@ def all_keys(url: str) -> list[bytes]:
         return sorted(client.scan_iter(count=1000))
     finally:
         client.close()
+
+
+#: Connection set-up and health checks: not layer operations.
+_HANDSHAKE = ("HELLO", "CLIENT", "PING", "SELECT", "AUTH")
+_END_MARKER = "__commands_recorded__"
+
+
+class RecordedCommands:
+    """Commands clients sent to one server, as seen by ``MONITOR``; see :func:`record_commands`.
+
+    Commands run *inside* Lua scripts are not counted: ``MONITOR`` tags them ``lua``.
+    """
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Top-level command names (upper case) and how often each was sent."""
+        return Counter(command.split(" ", 1)[0].upper() for command in self.commands)
+
+
+@contextmanager
+def record_commands(url: str) -> Iterator[RecordedCommands]:
+    """Record every top-level command sent to ``url`` inside the ``with`` block."""
+    recorded = RecordedCommands()
+    client = redis.Redis.from_url(url)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def watch() -> None:
+        try:
+            with client.monitor() as monitor:
+                ready.set()
+                for event in monitor.listen():
+                    command = str(event["command"])
+                    if command.startswith(f"ECHO {_END_MARKER}"):
+                        return
+                    if event.get("client_type") == "lua" or command.startswith(_HANDSHAKE):
+                        continue
+                    recorded.commands.append(command)
+        except BaseException as exc:  # reported to the test below
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield recorded
+    finally:
+        marker = redis.Redis.from_url(url)
+        try:
+            marker.echo(_END_MARKER)
+        finally:
+            marker.close()
+        thread.join(10)
+        client.close()
+    if failure:
+        raise failure[0]

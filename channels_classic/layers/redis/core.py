@@ -78,6 +78,15 @@ def _shard_failure(error: BaseException | None) -> BaseException:
     return error
 
 
+def _send_failure(
+    full_error: BaseException, full: bool, unavailable: LayerUnavailable | None
+) -> BaseException:
+    """ChannelFull when any reachable share was full (back-pressure), else the outage."""
+    if full or unavailable is None:
+        return full_error
+    return LayerUnavailable(str(unavailable))
+
+
 def _glob_escape(text: str) -> str:
     """Escape Redis glob metacharacters so a prefix matches only itself."""
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
@@ -262,9 +271,13 @@ class RedisChannelLayer(BaseChannelLayer):
     # -- planning (pure) ---------------------------------------------------------------------
 
     @staticmethod
-    def _share(capacity: int, shard: int, shards: int) -> int:
-        """Part of a normal channel's capacity held on ``shard``; the parts sum to ``capacity``."""
-        return capacity // shards + (1 if shard < capacity % shards else 0)
+    def _share(capacity: int, shard: int, shards: int, home: int) -> int:
+        """Part of a normal channel's capacity held on ``shard``; the parts sum to ``capacity``.
+
+        The remainder goes to the channel's home shard first (where its group memberships
+        live), so the home shard always holds at least one message.
+        """
+        return capacity // shards + (1 if (shard - home) % shards < capacity % shards else 0)
 
     def _send_targets(self, channel: str) -> list[tuple[int, int]]:
         topo = self._topology()
@@ -276,11 +289,12 @@ class RedisChannelLayer(BaseChannelLayer):
             return [(topo.ring.index(non_local_name(channel)), capacity)]
         # Normal channels are spread over the shards; each holds a share of the capacity and a
         # send only fails when every share is used up.
+        home = topo.ring.index(channel)
         start = next(self._round_robin) % count
         targets = []
         for step in range(count):
             shard = (start + step) % count
-            share = self._share(capacity, shard, count)
+            share = self._share(capacity, shard, count, home)
             if share:
                 targets.append((shard, share))
         return targets
@@ -344,7 +358,7 @@ class RedisChannelLayer(BaseChannelLayer):
         capacity = self.get_capacity(channel)
         count = len(self._topology().shards)
         if count > 1 and "!" not in channel and "?" not in channel:
-            capacity = max(1, self._share(capacity, shard, count))
+            capacity = self._share(capacity, shard, count, shard)
         rule = self.process_channel_capacity if "!" in channel else self.capacity
         return "" if capacity == rule else str(capacity)
 
@@ -436,12 +450,32 @@ class RedisChannelLayer(BaseChannelLayer):
             LayerUnavailable: Redis cannot be reached.
         """
         plan = self._plan_send(channel, message, attempts)
+        error = self._send_to(plan, plan.targets)
+        if error is not None:
+            raise error
+
+    def _send_to(
+        self,
+        plan: _SendPlan,
+        targets: list[tuple[int, int]],
+        full: bool = False,
+        unavailable: LayerUnavailable | None = None,
+    ) -> BaseException | None:
+        """Offer the message to ``targets`` in turn; None once one took it, else the error.
+
+        A normal channel on several shards moves on to the next share when one is full or
+        unreachable; it is full only when every reachable share is.
+        """
         shards = self._topology().shards
-        for position, (shard, capacity) in enumerate(plan.targets):
-            last = position == len(plan.targets) - 1
-            if shards[shard].evalsha(self._send_call(plan, capacity, last)) == 1:
-                return
-        raise self._full_error(channel)
+        for position, (shard, capacity) in enumerate(targets):
+            last = position == len(targets) - 1
+            try:
+                if shards[shard].evalsha(self._send_call(plan, capacity, last)) == 1:
+                    return None
+                full = True
+            except LayerUnavailable as exc:
+                unavailable = unavailable or exc
+        return _send_failure(self._full_error(plan.channel), full, unavailable)
 
     def send_many(
         self, items: Sequence[tuple[str, dict[str, Any]]]
@@ -457,16 +491,16 @@ class RedisChannelLayer(BaseChannelLayer):
             calls = [self._send_call(plan, plan.targets[0][1], len(plan.targets) == 1)
                      for _, plan in batch]
             try:
-                outcomes = shards[shard].evalsha_many(calls)
+                outcomes: list[Any] = shards[shard].evalsha_many(calls)
             except LayerUnavailable as exc:
-                for index, _ in batch:
-                    results[index] = exc
-                continue
+                outcomes = [exc] * len(batch)
             for (index, plan), outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, LayerUnavailable):
+                    results[index] = self._send_to(plan, plan.targets[1:], unavailable=outcome)
+                elif isinstance(outcome, Exception):
                     results[index] = outcome
                 elif outcome != 1:
-                    results[index] = self._send_rest(plan)
+                    results[index] = self._send_to(plan, plan.targets[1:], full=True)
         return results
 
     def _batch_sends(
@@ -484,19 +518,6 @@ class RedisChannelLayer(BaseChannelLayer):
             batches.setdefault(plan.targets[0][0], []).append((index, plan))
         return batches
 
-    def _send_rest(self, plan: _SendPlan) -> BaseException | None:
-        """Try the remaining shares of a normal channel after its first shard was full."""
-        shards = self._topology().shards
-        rest = plan.targets[1:]
-        try:
-            for position, (shard, capacity) in enumerate(rest):
-                last = position == len(rest) - 1
-                if shards[shard].evalsha(self._send_call(plan, capacity, last)) == 1:
-                    return None
-        except LayerUnavailable as exc:
-            return exc
-        return self._full_error(plan.channel)
-
     def fetch(
         self, channels: Iterable[str], block: bool = False, max_messages: int = 1
     ) -> list[Delivery]:
@@ -513,18 +534,25 @@ class RedisChannelLayer(BaseChannelLayer):
             raise ValueError(f"max_messages must be a positive int, not {max_messages!r}")
         by_shard = self._keys_by_shard(names)
         if not block:
-            return self._deliver(self._pop_now(by_shard, max_messages))
+            deliveries: list[Delivery] = []
+            # Dropped entries (undecodable) leave room: pop again until the lists run dry.
+            while len(deliveries) < max_messages:
+                entries = self._pop_now(by_shard, max_messages - len(deliveries))
+                if not entries:
+                    break
+                deliveries.extend(self._deliver(entries))
+            return deliveries
         window_end = time.monotonic() + self.receive_timeout
         while True:
             if len(by_shard) == 1:
                 entries = self._pop_blocking_one(by_shard, max_messages, window_end)
             else:
                 entries = self._pop_blocking_many(by_shard, max_messages, window_end)
-            deliveries = self._deliver(entries)
+            received = self._deliver(entries)
             # Everything popped may have expired or been undecodable: wait on, within the
             # same window.
-            if deliveries or time.monotonic() >= window_end:
-                return deliveries
+            if received or time.monotonic() >= window_end:
+                return received
 
     def _pop_now(self, by_shard: dict[int, list[str]], wanted: int) -> list[tuple[str, bytes]]:
         all_keys = [key for keys in by_shard.values() for key in keys]
@@ -811,12 +839,28 @@ class RedisChannelLayer(BaseChannelLayer):
     ) -> None:
         """Coroutine form of :meth:`send` (same wire format)."""
         plan = self._plan_send(channel, message, attempts)
+        error = await self._send_to_async(plan, plan.targets)
+        if error is not None:
+            raise error
+
+    async def _send_to_async(
+        self,
+        plan: _SendPlan,
+        targets: list[tuple[int, int]],
+        full: bool = False,
+        unavailable: LayerUnavailable | None = None,
+    ) -> BaseException | None:
+        """Coroutine form of :meth:`_send_to`."""
         shards = self._loop_clients().shards
-        for position, (shard, capacity) in enumerate(plan.targets):
-            last = position == len(plan.targets) - 1
-            if await shards[shard].evalsha(self._send_call(plan, capacity, last)) == 1:
-                return
-        raise self._full_error(channel)
+        for position, (shard, capacity) in enumerate(targets):
+            last = position == len(targets) - 1
+            try:
+                if await shards[shard].evalsha(self._send_call(plan, capacity, last)) == 1:
+                    return None
+                full = True
+            except LayerUnavailable as exc:
+                unavailable = unavailable or exc
+        return _send_failure(self._full_error(plan.channel), full, unavailable)
 
     async def send_many_async(
         self, items: Sequence[tuple[str, dict[str, Any]]]
@@ -830,31 +874,21 @@ class RedisChannelLayer(BaseChannelLayer):
             calls = [self._send_call(plan, plan.targets[0][1], len(plan.targets) == 1)
                      for _, plan in batch]
             try:
-                outcomes = await shards[shard].evalsha_many(calls)
+                outcomes: list[Any] = await shards[shard].evalsha_many(calls)
             except LayerUnavailable as exc:
-                for index, _ in batch:
-                    results[index] = exc
-                return
+                outcomes = [exc] * len(batch)
             for (index, plan), outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, LayerUnavailable):
+                    results[index] = await self._send_to_async(
+                        plan, plan.targets[1:], unavailable=outcome
+                    )
+                elif isinstance(outcome, Exception):
                     results[index] = outcome
                 elif outcome != 1:
-                    results[index] = await self._send_rest_async(plan)
+                    results[index] = await self._send_to_async(plan, plan.targets[1:], full=True)
 
         await asyncio.gather(*(run(shard, batch) for shard, batch in batches.items()))
         return results
-
-    async def _send_rest_async(self, plan: _SendPlan) -> BaseException | None:
-        shards = self._loop_clients().shards
-        rest = plan.targets[1:]
-        try:
-            for position, (shard, capacity) in enumerate(rest):
-                last = position == len(rest) - 1
-                if await shards[shard].evalsha(self._send_call(plan, capacity, last)) == 1:
-                    return None
-        except LayerUnavailable as exc:
-            return exc
-        return self._full_error(plan.channel)
 
     async def fetch_async(self, channels: Iterable[str], max_messages: int = 1) -> list[Delivery]:
         """Wait (at most ``receive_timeout``) for up to ``max_messages`` messages.

@@ -174,7 +174,9 @@ class MessageCodec:
         try:
             message = msgpack.unpackb(body, raw=False)
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            raise UndecodableMessage(f"corrupt message body: {exc}") from None
+            raise UndecodableMessage(
+                f"corrupt message body ({type(exc).__name__}: {exc})"
+            ) from None
         if not isinstance(message, dict):
             raise UndecodableMessage(f"message body is a {type(message).__name__}, not a dict")
         return message

@@ -45,3 +45,9 @@ def cache_sessions(settings):
     cache.clear()
     yield settings
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Users are created and logged in often here; real hashing would dominate the run."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -5,8 +5,41 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 
+from channels_classic.signals import consumer_finished, consumer_started
 from tests.support.redis_server import RedisServer, start_redis
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_connection_signals: keep close_old_connections connected to the request and "
+        "consumer signals (tests that check the worker recycles database connections)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def keep_test_database_connection(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Don't let request/consumer signals recycle the test database connection.
+
+    Django's own test client does the same: during tests the connection belongs to the test
+    framework (an in-memory SQLite database would vanish, and pytest-django forbids touching it
+    without the db mark).  The signals are still sent.  Tests marked
+    ``real_connection_signals`` keep the production wiring.
+    """
+    if request.node.get_closest_marker("real_connection_signals"):
+        yield
+        return
+    hooked = [signals.request_started, signals.request_finished, consumer_started,
+              consumer_finished]
+    disconnected = [signal for signal in hooked if signal.disconnect(close_old_connections)]
+    try:
+        yield
+    finally:
+        for signal in disconnected:
+            signal.connect(close_old_connections)
 
 
 @pytest.fixture(scope="session")

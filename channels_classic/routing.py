@@ -45,9 +45,10 @@ def import_consumer(path: str, what: str = "consumer") -> Any:
         raise ImproperlyConfigured(f"Cannot import {what} {path!r}: use a dotted path 'a.b.c'")
     try:
         module = importlib.import_module(module_path)
-    except ImportError as exc:
+    except Exception as exc:  # also NameError/SyntaxError in the module: name it at start-up
         raise ImproperlyConfigured(
-            f"Cannot import {what} {path!r}: importing module {module_path!r} failed: {exc}"
+            f"Cannot import {what} {path!r}: importing module {module_path!r} failed: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
     try:
         return getattr(module, attr)

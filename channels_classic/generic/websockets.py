@@ -35,6 +35,10 @@ __all__ = [
 
 logger = logging.getLogger("channels_classic.generic")
 
+# The frame methods take parameters named ``bytes`` (the 1.x signature), which shadow the type.
+bytes_type = bytes
+bool_type = bool
+
 #: RFC 6455 close code for a frame whose content does not match its type (bad JSON).
 CLOSE_INVALID_PAYLOAD = 1007
 #: RFC 6455 close code for a frame of a type the endpoint does not accept (binary for JSON).
@@ -169,10 +173,20 @@ class WebsocketConsumer(BaseConsumer):
         """The reply message for a frame and/or a close.
 
         Raises:
-            ValueError: both ``text`` and ``bytes``, or nothing at all, were given.
+            ValueError: both ``text`` and ``bytes``, or nothing at all, were given, or
+                ``close`` is not a bool or a close code.
+            TypeError: ``text`` is not a str or ``bytes`` not bytes.
         """
         if text is not None and bytes is not None:
             raise ValueError("Send either text or bytes in one frame, not both")
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        if bytes is not None and not isinstance(bytes, (bytes_type, bytearray)):
+            raise TypeError(f"bytes must be bytes, not {type(bytes).__name__}")
+        if not isinstance(close, bool_type) and (
+            not isinstance(close, int) or not 1000 <= close <= 4999
+        ):
+            raise ValueError(f"close must be True/False or a close code 1000-4999, not {close!r}")
         content: dict[str, Any] = {}
         if text is not None:
             content["text"] = text

@@ -32,6 +32,14 @@ def layer(request: pytest.FixtureRequest) -> Iterator[ChannelLayerWrapper]:
         yield wrapper
 
 
+@pytest.fixture(params=["inmemory", pytest.param("redis", marks=pytest.mark.redis)])
+def any_layer(request: pytest.FixtureRequest) -> Iterator[ChannelLayerWrapper]:
+    """The in-memory layer, then the Redis layer on a real redis-server, as ``default``."""
+    wrapper = make_layer(request.param, request)
+    with use_channel_layers({"default": wrapper}):
+        yield wrapper
+
+
 @pytest.fixture
 def cache_sessions(settings):
     """Channel and HTTP sessions in the local-memory cache (no database needed)."""

@@ -135,6 +135,12 @@ def test_send_rejects_nonsense():
         WebsocketConsumer.encode_frame()
     with pytest.raises(ValueError, match="not both"):
         WebsocketConsumer.encode_frame(text="a", bytes=b"b")
+    with pytest.raises(TypeError, match="text must be a str"):
+        WebsocketConsumer.encode_frame(text=123)
+    with pytest.raises(TypeError, match="bytes must be bytes"):
+        WebsocketConsumer.encode_frame(bytes="abc")
+    with pytest.raises(ValueError, match="close code"):
+        WebsocketConsumer.encode_frame(text="x", close=99)
     assert WebsocketConsumer.encode_frame(close=True) == {"close": True}
     assert WebsocketConsumer.encode_frame(text="", close=1001) == {"text": "", "close": 1001}
 

@@ -55,6 +55,12 @@ def test_decide(order, stored, slight, decision):
 
 
 @pytest.fixture
+def layer(any_layer):
+    """Every ordering test runs on the in-memory layer and on Redis."""
+    return any_layer
+
+
+@pytest.fixture
 def consumed():
     return []
 

@@ -1,0 +1,17 @@
+"""Routing of the real-process test project."""
+
+from channels_classic.routing import route
+
+from . import consumers
+
+channel_routing = [
+    route("test.echo", consumers.echo),
+    route("test.slow", consumers.slow),
+    route("test.boom", consumers.boom),
+    route("test.later", consumers.later),
+    route("test.fatal", consumers.fatal),
+    route("test.db", consumers.db),
+    route("test.filtered", consumers.filtered, kind=r"^ok$"),
+    route("websocket.connect", consumers.deny, path=r"^/deny/$"),
+    route("websocket.receive", consumers.ws_echo, path=r"^/echo/$"),
+]

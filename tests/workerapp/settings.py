@@ -1,0 +1,66 @@
+"""Settings for the real-process worker and runserver tests.
+
+The tests start ``python -m django runworker|runserver --settings tests.workerapp.settings``
+and pass what differs per test through the environment:
+
+``CC_TEST_REDIS_URL``  the Redis layer's host (unset: the in-memory layer, for runserver)
+``CC_TEST_DB``         path of the SQLite database file
+``CC_TEST_DEBUG``      "1" for DEBUG = True
+"""
+
+import os
+import tempfile
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = os.environ.get("CC_TEST_DEBUG") == "1"
+USE_TZ = True
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "channels_classic",
+    "django.contrib.staticfiles",
+    "tests.workerapp",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+ROOT_URLCONF = "tests.workerapp.urls"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("CC_TEST_DB")
+        or os.path.join(tempfile.gettempdir(), "cc-workerapp.sqlite3"),
+    }
+}
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": []},
+    }
+]
+CHANNELS_CONSUME_LATER_RETRIES = 2
+CHANNELS_WS_PROTOCOLS = ["echo.v1"]
+
+_REDIS_URL = os.environ.get("CC_TEST_REDIS_URL")
+if _REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_classic.layers.redis.RedisChannelLayer",
+            # A short receive timeout: idle threads notice a stop request sooner.
+            "CONFIG": {"hosts": [_REDIS_URL], "receive_timeout": 0.5},
+            "ROUTING": "tests.workerapp.routing.channel_routing",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "asgiref.inmemory.ChannelLayer",
+            "ROUTING": "tests.workerapp.routing.channel_routing",
+        }
+    }

@@ -1,0 +1,552 @@
+"""Tests for interface_server.protocols.http on in-memory transports and a fake clock."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.interface_server.harness import Harness
+
+GET = b"GET /a%20b?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\nX-Dup: 1\r\nx-dup: 2\r\n\r\n"
+
+
+def request(path: str = "/", method: str = "GET", headers: tuple[str, ...] = (),
+            body: bytes = b"", version: str = "1.1") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: example.com", *headers]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def respond(h: Harness, message: dict[str, Any], **reply: Any) -> None:
+    h.reply(message["reply_channel"], reply)
+    h.flush()
+
+
+def test_request_message_and_response() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(GET)
+    [message] = h.app_messages("http.request")
+    assert message["reply_channel"].startswith(h.ctx.prefix)
+    assert message == {
+        "reply_channel": message["reply_channel"],
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/a b",
+        "query_string": b"x=1&y=%20",
+        "root_path": "",
+        "headers": [[b"host", b"example.com"], [b"x-dup", b"1"], [b"x-dup", b"2"]],
+        "body": b"",
+        "client": ["127.0.0.1", 40000],
+        "server": ["127.0.0.1", 8000],
+    }
+    respond(h, message, status=200, headers=[[b"Content-Type", b"text/plain"]], content=b"hi")
+    head, _, body = transport.value().partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert b"content-type: text/plain" in lines and b"content-length: 2" in lines
+    assert any(line.startswith(b"date: ") for line in lines)
+    assert body == b"hi"
+    assert not transport.disconnecting  # keep-alive
+    [(protocol_name, action, details)] = h.actions
+    assert (protocol_name, action) == ("http", "complete")
+    assert details["status"] == 200 and details["size"] == 2 and details["path"] == "/a b"
+    assert h.app_messages("http.disconnect") == []  # finished normally: no disconnect
+
+
+def test_keep_alive_uses_a_new_reply_channel_per_request() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/one"))
+    [first] = h.app_messages("http.request")
+    respond(h, first, status=200, content=b"1")
+    protocol.dataReceived(request("/two"))
+    [second] = h.app_messages("http.request")
+    assert second["reply_channel"] != first["reply_channel"]
+    h.reply(first["reply_channel"], {"status": 500})  # late message for a finished request
+    assert h.ctx.stats.unknown_replies == 1
+    respond(h, second, status=200, content=b"2")
+    assert transport.value().count(b"HTTP/1.1 200 OK") == 2
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/one") + request("/two", method="POST", body=b"abc"))
+    [first] = h.app_messages("http.request")
+    assert first["path"] == "/one"
+    assert h.app_messages("http.request") == []  # the second waits for the first response
+    respond(h, first, status=200, content=b"first")
+    [second] = h.app_messages("http.request")
+    assert second["path"] == "/two" and second["body"] == b"abc"
+    respond(h, second, status=201, content=b"second")
+    data = transport.value()
+    assert data.index(b"first") < data.index(b"201 Created") < data.index(b"second")
+
+
+def test_pipelining_flood_pauses_reading() -> None:
+    h = Harness(max_header_size=1024)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/one"))
+    h.app_messages("http.request")
+    protocol.dataReceived(request("/x") * 40)
+    assert transport.producerState == "paused"
+
+
+def test_http10_streaming_is_close_delimited() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/", version="1.0"))
+    [message] = h.app_messages("http.request")
+    assert message["http_version"] == "1.0"
+    respond(h, message, status=200, content=b"a", more_content=True)
+    respond(h, message, content=b"b")
+    head, _, body = transport.value().partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head.lower() and body == b"ab"
+    assert transport.disconnecting
+
+
+def test_http11_streaming_is_chunked_with_lowercase_header() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, content=b"abc", more_content=True)
+    respond(h, message, content=b"de", more_content=True)
+    respond(h, message, content=b"", more_content=False)
+    head, _, body = transport.value().partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head
+    assert body == b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+
+
+def test_head_response_has_no_body() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/", method="HEAD"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, headers=[[b"content-length", b"5"]], content=b"hello")
+    assert transport.value().endswith(b"\r\n\r\n")
+    assert b"content-length: 5" in transport.value()
+
+
+def test_chunked_request_body_is_assembled() -> None:
+    h = Harness()
+    protocol, _ = h.connect()
+    protocol.dataReceived(b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    protocol.dataReceived(b"3\r\nabc\r\n")
+    assert h.app_messages("http.request") == []
+    protocol.dataReceived(b"2\r\nde\r\n0\r\n\r\n")
+    [message] = h.app_messages("http.request")
+    assert message["body"] == b"abcde" and "body_channel" not in message
+
+
+def test_large_body_streams_over_body_channel() -> None:
+    h = Harness(body_chunk_size=1024)
+    protocol, _ = h.connect()
+    body = bytes(range(256)) * 12  # 3072 bytes
+    protocol.dataReceived(request("/up", method="POST", body=body)[:-2000])
+    [message] = h.app_messages("http.request")
+    assert message["body"] == body[:1024]
+    channel = message["body_channel"]
+    assert channel.startswith("http.request.body?")
+    protocol.dataReceived(body[-2000:])
+    chunks = h.app_messages(channel)
+    assert b"".join([message["body"]] + [c["content"] for c in chunks]) == body
+    assert [c["more_content"] for c in chunks] == [True] * (len(chunks) - 1) + [False]
+    respond(h, message, status=200)
+    assert h.app_messages("http.disconnect") == []
+
+
+def test_truncated_body_tells_the_app() -> None:
+    h = Harness(body_chunk_size=1024)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/up", method="POST", body=b"x" * 5000)[:-1000])
+    [message] = h.app_messages("http.request")
+    protocol.connectionLost(None)
+    chunks = h.app_messages(message["body_channel"])
+    assert chunks[-1] == {"closed": True}
+    assert h.app_messages("http.disconnect") == [
+        {"reply_channel": message["reply_channel"], "path": "/up"}]
+
+
+def test_small_truncated_body_never_reaches_the_app() -> None:
+    h = Harness()
+    protocol, _ = h.connect()
+    protocol.dataReceived(request("/up", method="POST", body=b"x" * 100)[:-10])
+    protocol.connectionLost(None)
+    assert h.app_messages("http.request") == [] and h.app_messages("http.disconnect") == []
+
+
+def test_content_length_over_limit_is_413_before_reading() -> None:
+    h = Harness(max_body_size=10)
+    protocol, transport = h.connect()
+    protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 413 ")
+    assert transport.disconnecting and h.app_messages("http.request") == []
+
+
+def test_chunked_body_over_limit_is_413() -> None:
+    h = Harness(max_body_size=10)
+    protocol, transport = h.connect()
+    protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"8\r\n12345678\r\n8\r\n12345678\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 413 ")
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"NOT A REQUEST\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET /%FF HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
+        (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000, 431),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
+    ],
+)
+def test_malformed_requests(data: bytes, status: int) -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(data)
+    assert transport.value().startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"connection: close" in transport.value()
+    assert transport.disconnecting
+    assert h.app_messages("http.request") == []
+    assert h.ctx.stats.http_errors == {status: 1}
+
+
+def test_http_timeout_is_503_and_disconnect() -> None:
+    h = Harness(http_timeout=5)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/never"))
+    [message] = h.app_messages("http.request")
+    h.clock.advance(4.9)
+    assert transport.value() == b""
+    h.clock.advance(0.2)
+    assert transport.value().startswith(b"HTTP/1.1 503 ")
+    assert h.app_messages("http.disconnect") == [
+        {"reply_channel": message["reply_channel"], "path": "/never"}]
+    h.reply(message["reply_channel"], {"status": 200})  # too late: dropped
+    assert h.ctx.stats.unknown_replies == 1
+
+
+def test_started_stream_is_never_cut_by_http_timeout() -> None:
+    h = Harness(http_timeout=5)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/stream"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, content=b"a", more_content=True)
+    h.clock.advance(60)
+    respond(h, message, content=b"b", more_content=True)
+    h.clock.advance(600)
+    respond(h, message, content=b"c")
+    assert transport.value().endswith(b"1\r\nc\r\n0\r\n\r\n")
+    assert b"503" not in transport.value()
+
+
+def test_client_leaving_before_the_response_sends_disconnect() -> None:
+    h = Harness()
+    protocol, _ = h.connect()
+    protocol.dataReceived(request("/poll"))
+    [message] = h.app_messages("http.request")
+    protocol.connectionLost(None)
+    assert h.app_messages("http.disconnect") == [
+        {"reply_channel": message["reply_channel"], "path": "/poll"}]
+    h.reply(message["reply_channel"], {"status": 200})
+    assert h.ctx.stats.unknown_replies == 1
+
+
+def test_full_request_channel_waits_then_answers_503() -> None:
+    h = Harness(capacity=1, admission_timeout=2)
+    first, _ = h.connect()
+    second, transport = h.connect()
+    first.dataReceived(request("/1"))
+    second.dataReceived(request("/2"))
+    h.flush()
+    assert h.sender.parked == 1
+    h.clock.advance(1)
+    assert transport.value() == b""  # still waiting for room
+    for _ in range(20):
+        h.clock.advance(0.25)
+    assert transport.value().startswith(b"HTTP/1.1 503 ")
+    assert h.ctx.stats.http_errors == {503: 1}
+
+
+def test_full_request_channel_admits_when_room_appears() -> None:
+    h = Harness(capacity=1, admission_timeout=10)
+    first, _ = h.connect()
+    second, transport = h.connect()
+    first.dataReceived(request("/1"))
+    second.dataReceived(request("/2"))
+    h.flush()
+    [one] = h.app_messages("http.request")
+    h.clock.advance(0.25)
+    [two] = h.app_messages("http.request")
+    assert (one["path"], two["path"]) == ("/1", "/2")
+    respond(h, two, status=200)
+    assert transport.value().startswith(b"HTTP/1.1 200 ")
+
+
+def test_client_leaving_while_parked_withdraws_the_request() -> None:
+    h = Harness(capacity=1, admission_timeout=10)
+    first, _ = h.connect()
+    second, _ = h.connect()
+    first.dataReceived(request("/1"))
+    second.dataReceived(request("/2"))
+    h.flush()
+    second.connectionLost(None)
+    assert [m["path"] for m in h.app_messages("http.request")] == ["/1"]
+    h.clock.advance(1)
+    assert h.app_messages("http.request") == [] and h.app_messages("http.disconnect") == []
+
+
+@pytest.mark.parametrize(
+    ("replies", "expected"),
+    [
+        ([{"content": b"chunk first"}], b"HTTP/1.1 500 "),
+        ([{"status": "200"}], b"HTTP/1.1 500 "),
+        ([{"status": 200, "headers": [[b"x-bad", b"a\r\nb"]]}], b"HTTP/1.1 500 "),
+        ([{"status": 200, "headers": [[b"bad name", b"x"]]}], b"HTTP/1.1 500 "),
+        ([{"status": 101}], b"HTTP/1.1 500 "),
+    ],
+)
+def test_invalid_replies_before_start_are_500(replies: list[dict[str, Any]], expected: bytes
+                                              ) -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    for reply in replies:
+        h.reply(message["reply_channel"], reply)
+    assert transport.value().startswith(expected) and transport.disconnecting
+
+
+def test_second_response_cuts_the_connection() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, content=b"one", more_content=True)
+    respond(h, message, status=200, content=b"two")
+    assert transport.aborted and b"two" not in transport.value()
+    assert h.app_messages("http.disconnect") != []
+
+
+def test_more_content_than_declared_cuts_the_connection() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, headers=[[b"content-length", b"2"]], content=b"toolong")
+    assert transport.aborted
+
+
+def test_unknown_reply_keys_are_ignored() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, content=b"ok", reply_channel="x", extra=1)
+    assert transport.value().endswith(b"\r\n\r\nok")
+
+
+def test_slow_reader_writes_are_held_then_released() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, content=b"a" * 10, more_content=True)
+    written = len(transport.value())
+    transport.producer.pauseProducing()  # what Twisted does when its buffer fills
+    respond(h, message, content=b"b" * 10, more_content=True)
+    assert len(transport.value()) == written
+    transport.producer.resumeProducing()
+    assert b"b" * 10 in transport.value()
+
+
+def test_slow_reader_over_the_limit_is_cut() -> None:
+    h = Harness(max_outbound_buffer=1000)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, content=b"a", more_content=True)
+    transport.producer.pauseProducing()
+    for _ in range(5):
+        respond(h, message, content=b"x" * 300, more_content=True)
+    assert transport.aborted
+    assert h.app_messages("http.disconnect") != []
+
+
+def test_idle_connection_is_closed_silently() -> None:
+    h = Harness(idle_timeout=30)
+    protocol, transport = h.connect()
+    h.clock.advance(29)
+    assert not transport.disconnecting
+    h.clock.advance(2)
+    assert transport.disconnecting and transport.value() == b""
+
+
+def test_activity_postpones_the_idle_timeout() -> None:
+    h = Harness(idle_timeout=30)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    h.clock.advance(100)  # waiting for the app is not idleness
+    respond(h, message, status=200)
+    h.clock.advance(20)
+    assert not transport.disconnecting
+    h.clock.advance(11)
+    assert transport.disconnecting
+
+
+def test_slow_request_head_is_408() -> None:
+    h = Harness(request_head_timeout=5, idle_timeout=60)
+    protocol, transport = h.connect()
+    for _ in range(4):
+        protocol.dataReceived(b"G")
+        h.clock.advance(1.5)
+    assert transport.value().startswith(b"HTTP/1.1 408 ")
+
+
+def test_stalled_upload_is_408() -> None:
+    h = Harness(idle_timeout=10)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/", method="POST", body=b"x" * 100)[:-50])
+    h.clock.advance(11)
+    assert transport.value().startswith(b"HTTP/1.1 408 ")
+
+
+def test_expect_100_continue() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                          b"Expect: 100-continue\r\n\r\n")
+    assert transport.value() == b"HTTP/1.1 100 Continue\r\n\r\n"
+    protocol.dataReceived(b"abc")
+    [message] = h.app_messages("http.request")
+    assert message["body"] == b"abc"
+
+
+def test_early_response_discards_the_rest_of_the_upload() -> None:
+    h = Harness(body_chunk_size=1024)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/up", method="POST", body=b"x" * 4000)[:-2000])
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=413, content=b"no")
+    protocol.dataReceived(b"x" * 2000)
+    protocol.dataReceived(request("/next"))
+    [following] = h.app_messages("http.request")
+    assert following["path"] == "/next"
+
+
+def test_trusted_proxy_headers() -> None:
+    h = Harness(proxy_headers=True)
+    protocol, _ = h.connect(peer="127.0.0.1")
+    protocol.dataReceived(request("/", headers=("X-Forwarded-For: 6.6.6.6, 1.2.3.4",
+                                                "X-Forwarded-Proto: https",
+                                                "X-Forwarded-Port: 443")))
+    [message] = h.app_messages("http.request")
+    assert message["client"] == ["1.2.3.4", 443] and message["scheme"] == "https"
+
+
+def test_untrusted_proxy_headers_are_ignored() -> None:
+    h = Harness(proxy_headers=True)
+    protocol, _ = h.connect(peer="8.8.8.8")
+    protocol.dataReceived(request("/", headers=("X-Forwarded-For: 1.2.3.4",
+                                                "X-Forwarded-Proto: https")))
+    [message] = h.app_messages("http.request")
+    assert message["client"] == ["8.8.8.8", 40000] and message["scheme"] == "http"
+
+
+def test_tls_and_unix_socket() -> None:
+    h = Harness()
+    secure, _ = h.connect(secure=True)
+    secure.dataReceived(request("/"))
+    unix, _ = h.connect(unix=True)
+    unix.dataReceived(request("/"))
+    first, second = h.app_messages("http.request")
+    assert first["scheme"] == "https"
+    assert second["client"] is None and second["server"] is None
+
+
+@pytest.mark.parametrize(("enabled", "expected"), [(True, "/hdr path"), (False, "/flag")])
+def test_root_path_header_only_when_enabled(enabled: bool, expected: str) -> None:
+    h = Harness(root_path="/flag", root_path_header=enabled)
+    protocol, _ = h.connect()
+    protocol.dataReceived(request("/", headers=("Daphne-Root-Path: /hdr%20path",
+                                                "X_Underscore: no")))
+    [message] = h.app_messages("http.request")
+    assert message["root_path"] == expected
+    assert [name for name, _ in message["headers"]] == [b"host"]
+
+
+def test_shutdown_closes_idle_and_finishes_busy_connections() -> None:
+    h = Harness()
+    idle, idle_transport = h.connect()
+    busy, busy_transport = h.connect()
+    busy.dataReceived(request("/"))
+    [message] = h.app_messages("http.request")
+    h.ctx.shutting_down = True
+    idle.server_shutdown()
+    busy.server_shutdown()
+    assert idle_transport.disconnecting and not busy_transport.disconnecting
+    respond(h, message, status=200, content=b"done")
+    assert b"connection: close" in busy_transport.value() and busy_transport.disconnecting
+
+
+def test_layer_reset_fails_waiting_requests() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/"))
+    h.app_messages("http.request")
+    assert protocol.layer_reset() == "http"
+    assert transport.value().startswith(b"HTTP/1.1 503 ")
+
+
+_RESERVED = {"host", "content-length", "transfer-encoding", "connection", "upgrade", "expect",
+             "daphne-root-path"}
+_TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1,
+                 max_size=20).filter(lambda name: name.lower() not in _RESERVED)
+_VALUE = st.binary(max_size=40).map(
+    lambda b: bytes(c for c in b if 0x20 < c < 0x7F or c in (0x09, 0x20) or c >= 0x80).strip())
+_PATH = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+_QUERY = st.binary(max_size=30).map(
+    lambda b: bytes(c for c in b if 0x21 <= c < 0x7F and c not in b"#"))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PURGE"]),
+    path=_PATH,
+    query=_QUERY,
+    headers=st.lists(st.tuples(_TOKEN, _VALUE), max_size=8),
+    body=st.binary(max_size=64),
+)
+def test_request_encoding_property(method: str, path: str, query: bytes,
+                                   headers: list[tuple[str, bytes]], body: bytes) -> None:
+    h = Harness()
+    protocol, _ = h.connect()
+    target = "/" + quote(path, safe="/")
+    raw = f"{method} {target}".encode() + (b"?" + query if query else b"") + b" HTTP/1.1\r\n"
+    raw += b"Host: example.com\r\n"
+    for name, value in headers:
+        raw += name.encode() + b": " + value + b"\r\n"
+    raw += f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    protocol.dataReceived(raw)
+    [message] = h.app_messages("http.request")
+    assert message["method"] == method
+    assert message["path"] == "/" + path
+    assert message["query_string"] == query
+    assert message["body"] == body
+    expected = [[b"host", b"example.com"]] + [
+        [name.lower().encode(), value] for name, value in headers
+    ] + [[b"content-length", str(len(body)).encode()]]
+    assert message["headers"] == expected

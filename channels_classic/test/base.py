@@ -43,6 +43,12 @@ __all__ = [
 ]
 
 
+#: Django 5.2 turned ``_pre_setup`` into a classmethod; the mixin must match its base.
+_PRE_SETUP_IS_CLASSMETHOD = isinstance(
+    inspect.getattr_static(TransactionTestCase, "_pre_setup"), classmethod
+)
+
+
 def _current_routing(alias: str) -> Any:
     # The routing of the layer in use (e.g. one apply_routes set on the class), without
     # building a layer from settings: that could connect to a Redis the test does not use.
@@ -87,11 +93,23 @@ class ChannelTestCaseMixin:
 
     test_channel_aliases: list[str] = [DEFAULT_CHANNEL_LAYER]
 
-    def _pre_setup(self) -> None:
-        super()._pre_setup()  # type: ignore[misc]
-        layers = {alias: in_memory_layer(alias) for alias in self.test_channel_aliases}
-        self._channel_layers_cm = use_channel_layers(layers)
-        self._channel_layers_cm.__enter__()
+    def _install_test_layers(owner: Any) -> None:  # noqa: N805 - a class or an instance
+        layers = {alias: in_memory_layer(alias) for alias in owner.test_channel_aliases}
+        owner._channel_layers_cm = use_channel_layers(layers)
+        owner._channel_layers_cm.__enter__()
+
+    if _PRE_SETUP_IS_CLASSMETHOD:
+        # Django 5.2+: TransactionTestCase runs the first _pre_setup on the class, eagerly.
+        @classmethod
+        def _pre_setup(cls) -> None:
+            super()._pre_setup()  # type: ignore[misc]
+            cls._install_test_layers(cls)  # type: ignore[arg-type]
+
+    else:
+
+        def _pre_setup(self) -> None:
+            super()._pre_setup()  # type: ignore[misc]
+            self._install_test_layers()
 
     def _post_teardown(self) -> None:
         self._channel_layers_cm.__exit__(None, None, None)
@@ -193,7 +211,13 @@ class Client:
         return found[0] if found else None
 
     def prepare(self, to: str, content: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The message :meth:`send` sends: a copy of ``content`` with ``reply_channel``."""
+        """The message :meth:`send` sends: a copy of ``content`` with ``reply_channel``.
+
+        Raises:
+            TypeError: ``content`` is not a dict.
+        """
+        if content is not None and not isinstance(content, Mapping):
+            raise TypeError(f"Message content must be a dict, not {type(content).__name__}")
         prepared = copy.deepcopy(dict(content or {}))
         prepared.setdefault("reply_channel", self.reply_channel)
         return prepared

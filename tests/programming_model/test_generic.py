@@ -82,6 +82,33 @@ def test_session_flags_wrap_handlers(layer, cache_sessions):
     assert session_for_reply_channel(client.reply_channel)["n"] == 3
 
 
+def test_channel_session_user_flag(layer, django_user_model, db):
+    from channels_classic.auth import transfer_user
+
+    ada = django_user_model.objects.create_user("ada", password="pw-12345678")
+    seen = []
+
+    class Login(BaseConsumer):
+        method_mapping = {"login": "on_login", "whoami": "on_whoami"}
+        channel_session_user = True
+
+        def on_login(self, message, **kwargs):
+            from channels_classic.auth import http_session_user
+
+            http_session_user(lambda m: transfer_user(m.http_session, m.channel_session))(
+                message)
+
+        def on_whoami(self, message, **kwargs):
+            seen.append(message.user.username)
+
+    with apply_routes([route_class(Login)]):
+        client = WSClient()
+        client.force_login(ada)
+        client.send_and_consume("login")
+        client.send_and_consume("whoami")
+    assert seen == ["ada"]
+
+
 # -- WebsocketConsumer -----------------------------------------------------------------------
 
 

@@ -6,9 +6,10 @@ import importlib
 import sys
 
 import pytest
+from django.test import SimpleTestCase
 
 from channels_classic import Channel, Group, channel_layers
-from channels_classic.exceptions import ConsumeLater
+from channels_classic.exceptions import ConsumeLater, InvalidMessage
 from channels_classic.layers import InMemoryChannelLayer
 from channels_classic.layers.validation import validate_channel_name
 from channels_classic.routing import route
@@ -17,19 +18,12 @@ from channels_classic.test import (
     ChannelTestCaseMixin,
     Client,
     HttpClient,
+    TransactionChannelTestCase,
     WSClient,
     apply_routes,
 )
 
 # -- test cases ------------------------------------------------------------------------------
-
-
-class _NoDatabase:
-    def _pre_setup(self):
-        pass
-
-    def _post_teardown(self):
-        pass
 
 
 def test_mixin_swaps_each_alias_for_a_fresh_routed_layer_and_restores_it(settings):
@@ -39,7 +33,7 @@ def test_mixin_swaps_each_alias_for_a_fresh_routed_layer_and_restores_it(setting
                           "ROUTING": [route("x", print)]},
     }
 
-    class Case(ChannelTestCaseMixin, _NoDatabase):
+    class Case(ChannelTestCaseMixin, SimpleTestCase):
         test_channel_aliases = ["default", "helpers-other"]
 
     before = channel_layers["default"], channel_layers["helpers-other"]
@@ -90,6 +84,21 @@ class DecoratedTestCase(ChannelTestCase):
 
 def test_class_decoration_is_undone():
     assert channel_layers["default"].routing == "tests.testapp.routing.channel_routing"
+
+
+class TransactionalTests(TransactionChannelTestCase):
+    """The transactional variant swaps layers the same way, around real commits."""
+
+    def test_layer_is_fresh_and_consumers_commit(self):
+        from django.contrib.auth import get_user_model
+
+        def create(message):
+            get_user_model().objects.create_user(message["name"])
+
+        assert isinstance(channel_layers["default"].channel_layer, InMemoryChannelLayer)
+        with apply_routes([route("custom", create)]):
+            Client().send_and_consume("custom", {"name": "grace"})
+        assert get_user_model().objects.filter(username="grace").exists()
 
 
 @apply_routes([route("websocket.receive", echo)])
@@ -185,6 +194,20 @@ def test_database_work_in_consumers_stays_in_the_test_transaction(layer, django_
     with apply_routes([route("custom", create)]):
         Client().send_and_consume("custom", {"name": "ada"})
     assert django_user_model.objects.filter(username="ada").exists()
+
+
+def test_non_dict_input_is_refused(layer, caplog):
+    client = Client(raise_consumer_exceptions=False)
+    with pytest.raises(TypeError, match="must be a dict"):
+        client.send("custom", ["not", "a", "dict"])
+
+    def sends_text(message):
+        message.reply_channel.send("a consumer bug")
+
+    with apply_routes([route("custom", sends_text)]):
+        result = client.send_and_consume("custom")
+    assert isinstance(result.error, InvalidMessage)
+    assert "failed on a message from custom" in caplog.text
 
 
 def test_join_group(layer):

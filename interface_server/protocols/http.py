@@ -127,6 +127,11 @@ class _Cycle:
     def is_head(self) -> bool:
         return self.method == b"HEAD"
 
+    @property
+    def bodyless(self) -> bool:
+        """The response must not have a body (HEAD, 204, 304): content is dropped."""
+        return self.is_head or self.status in _NO_BODY_STATUSES
+
 
 class _DateCache:
     """``Date`` header value, formatted at most once per second."""
@@ -533,7 +538,7 @@ class HttpProtocol(Protocol):
                                             headers=list(action.headers),
                                             reason=_phrase(action.status).encode("ascii")))
             elif isinstance(action, SendBody):
-                if not cycle.is_head:
+                if not cycle.bodyless:
                     cycle.size += len(action.data)
                     if not self._send_h11(h11.Data(data=action.data)):
                         return

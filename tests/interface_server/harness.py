@@ -38,11 +38,11 @@ class Transport(StringTransport):
 
     aborted = False
 
-    def abortConnection(self) -> None:  # noqa: N802
+    def abortConnection(self) -> None:
         self.aborted = True
         self.loseConnection()
 
-    def setTcpNoDelay(self, enabled: bool) -> None:  # noqa: N802
+    def setTcpNoDelay(self, enabled: bool) -> None:
         pass
 
 
@@ -111,8 +111,8 @@ def upgrade_request(path: str = "/ws", extra: bytes = b"", protocols: str | None
 
 
 def expected_accept(request: bytes) -> bytes:
-    key = [line.split(b": ")[1] for line in request.split(b"\r\n")
-           if line.startswith(b"Sec-WebSocket-Key")][0]
+    key = next(line.split(b": ")[1] for line in request.split(b"\r\n")
+           if line.startswith(b"Sec-WebSocket-Key"))
     digest = hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
     return base64.b64encode(digest)
 

@@ -166,7 +166,7 @@ def test_large_body_streams_over_body_channel() -> None:
 
 def test_truncated_body_tells_the_app() -> None:
     h = Harness(body_chunk_size=1024)
-    protocol, transport = h.connect()
+    protocol, _transport = h.connect()
     protocol.dataReceived(request("/up", method="POST", body=b"x" * 5000)[:-1000])
     [message] = h.app_messages("http.request")
     protocol.connectionLost(None)
@@ -387,7 +387,7 @@ def test_slow_reader_over_the_limit_is_cut() -> None:
 
 def test_idle_connection_is_closed_silently() -> None:
     h = Harness(idle_timeout=30)
-    protocol, transport = h.connect()
+    _protocol, transport = h.connect()
     h.clock.advance(29)
     assert not transport.disconnecting
     h.clock.advance(2)
@@ -437,7 +437,7 @@ def test_expect_100_continue() -> None:
 
 def test_early_response_discards_the_rest_of_the_upload() -> None:
     h = Harness(body_chunk_size=1024)
-    protocol, transport = h.connect()
+    protocol, _transport = h.connect()
     protocol.dataReceived(request("/up", method="POST", body=b"x" * 4000)[:-2000])
     [message] = h.app_messages("http.request")
     respond(h, message, status=413, content=b"no")

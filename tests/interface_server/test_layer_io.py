@@ -112,7 +112,7 @@ def test_new_messages_queue_behind_parked_ones() -> None:
 
 
 def test_gives_up_after_admission_timeout_in_arrival_order() -> None:
-    sender, layer, clock, _ = make(capacity=1, admission_timeout=1.0)
+    sender, _layer, clock, _ = make(capacity=1, admission_timeout=1.0)
     record = Recorder()
     for n in range(4):
         sender.send("full", {"n": n}, record(str(n)))

@@ -164,7 +164,7 @@ def test_frames_flow_both_ways_with_order() -> None:
 
 def test_frames_sent_before_the_accept_are_delivered_after_it() -> None:
     h = Harness()
-    protocol, transport = h.connect()
+    protocol, _transport = h.connect()
     protocol.dataReceived(upgrade_request() + client_frame(b"early"))
     [connect] = h.app_messages("websocket.connect")
     assert h.app_messages("websocket.receive") == []

@@ -62,6 +62,7 @@ class TestApp:
         self.record: list[dict[str, Any]] = []
         self.running = threading.Event()
         self.running.set()
+        self.parked = threading.Event()
         self.stopped = False
         self.thread = threading.Thread(target=self.loop, name="test-app", daemon=True)
 
@@ -73,7 +74,10 @@ class TestApp:
 
     def loop(self) -> None:
         while not self.stopped:
-            self.running.wait()
+            if not self.running.is_set():
+                self.parked.set()
+                self.running.wait()
+                self.parked.clear()
             try:
                 deliveries = self.layer.fetch(APP_CHANNELS, block=True, max_messages=50)
             except Exception as exc:  # e.g. Redis restarting: try again
@@ -288,10 +292,10 @@ class ControlServer:
         control = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 control.handle(self)
 
             do_POST = do_GET  # noqa: N815
@@ -308,7 +312,9 @@ class ControlServer:
             with app.lock:
                 body = json.dumps(encode(app.record)).encode()
         elif path == "/pause":
+            # Return only once the app loop is parked, so nothing more is consumed.
             app.running.clear()
+            app.parked.wait(10)
             body = b"{}"
         elif path == "/resume":
             app.running.set()

@@ -78,7 +78,7 @@ def get_user(session: SessionBase | None) -> Any:
         from django.contrib.auth.models import AnonymousUser
 
         return AnonymousUser()
-    return auth.get_user(_Request(session))  # type: ignore[arg-type]
+    return auth.get_user(_Request(session))
 
 
 def transfer_user(from_session: SessionBase | None, to_session: SessionBase) -> None:
@@ -131,7 +131,8 @@ def channel_session_user_from_http(func: F) -> F:
     @functools.wraps(func)
     def inner(*args: Any, **kwargs: Any) -> Any:
         message = find_message(args, "channel_session_user_from_http")
-        transfer_user(message.http_session, message.channel_session)
+        http = getattr(message, "http_session", None)
+        transfer_user(http, message.channel_session)  # type: ignore[attr-defined]
         return func(*args, **kwargs)
 
     return inner  # type: ignore[return-value]
@@ -146,7 +147,8 @@ def channel_and_http_session_user_from_http(func: F) -> F:
     @functools.wraps(func)
     def inner(*args: Any, **kwargs: Any) -> Any:
         message = find_message(args, "channel_and_http_session_user_from_http")
-        transfer_user(message.http_session, message.channel_session)
+        http = getattr(message, "http_session", None)
+        transfer_user(http, message.channel_session)  # type: ignore[attr-defined]
         return func(*args, **kwargs)
 
     return inner  # type: ignore[return-value]

@@ -91,9 +91,9 @@ class WebsocketConsumer(BaseConsumer):
         elif self.http_user_and_session:
             handler = channel_and_http_session(handler)
         if self.strict_ordering:
-            return enforce_ordering(handler, slight=False)  # type: ignore[no-any-return]
+            return enforce_ordering(handler, slight=False)
         if self.slight_ordering:
-            return enforce_ordering(handler, slight=True)  # type: ignore[no-any-return]
+            return enforce_ordering(handler, slight=True)
         return handler
 
     def connection_groups(self, **kwargs: Any) -> Iterable[str]:
@@ -326,7 +326,7 @@ class WebsocketDemultiplexer(JsonWebsocketConsumer):
         for stream, consumer in self.consumers.items():
             consumer(message, **{**kwargs, "multiplexer": self._multiplexer(stream)})
 
-    def receive(self, content: Any = None, **kwargs: Any) -> None:
+    def receive(self, content: Any = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Pass the frame's payload to its stream's consumer."""
         if not isinstance(content, dict) or not isinstance(content.get("stream"), str):
             logger.warning(

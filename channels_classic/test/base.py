@@ -103,11 +103,11 @@ class ChannelTestCaseMixin:
         @classmethod
         def _pre_setup(cls) -> None:
             super()._pre_setup()  # type: ignore[misc]
-            cls._install_test_layers(cls)  # type: ignore[arg-type]
+            cls._install_test_layers(cls)
 
     else:
 
-        def _pre_setup(self) -> None:
+        def _pre_setup(self) -> None:  # type: ignore[misc]
             super()._pre_setup()  # type: ignore[misc]
             self._install_test_layers()
 

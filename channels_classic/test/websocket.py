@@ -118,7 +118,7 @@ class WSClient(Client):
             prepared["text"] = text if isinstance(text, str) else json_module.dumps(text)
         return prepared
 
-    def send(  # type: ignore[override]
+    def send(
         self, to: str, content: Mapping[str, Any] | None = None, text: Any = None,
         path: str = "/",
     ) -> None:
@@ -138,7 +138,7 @@ class WSClient(Client):
         self.send(channel, content, text, path)
         return self.consume(channel, fail_on_none=fail_on_none, check_accept=check_accept)
 
-    def consume(  # type: ignore[override]
+    def consume(
         self, channel: str, fail_on_none: bool = True, check_accept: bool = True
     ) -> Any:
         """Run the consumer of the next message on ``channel``.
@@ -156,7 +156,7 @@ class WSClient(Client):
                 raise AssertionError(f"Connection rejected: {received!r} != {{'accept': True}}")
         return result
 
-    def receive(self, json: bool = True) -> Any:  # type: ignore[override]
+    def receive(self, json: bool = True) -> Any:
         """The next reply: its text (JSON-decoded when ``json``), else the whole message.
 
         Returns None when nothing was sent.  As in 1.x, with ``json=True`` a text frame that

@@ -13,3 +13,4 @@ class ChannelsClassicConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from .management import checks as _app_order  # noqa: F401  (INSTALLED_APPS order)

@@ -8,8 +8,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "channels_classic",  # before staticfiles: its runserver must win
     "django.contrib.staticfiles",
-    "channels_classic",
     "tests.testapp",
     "tests.seedapp",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -31,6 +32,9 @@ class CommandProcess:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            # Own process group: runserver's autoreloader runs the server in a child process,
+            # and clean-up must reach it too.
+            start_new_session=True,
         )
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -80,7 +84,12 @@ class CommandProcess:
             return sum(1 for line in self.lines if regex.search(line))
 
     def signal(self, signum: int) -> None:
+        """Signal the process itself."""
         self.process.send_signal(signum)
+
+    def signal_group(self, signum: int) -> None:
+        """Signal the whole process group (what a terminal's Ctrl-C does)."""
+        os.killpg(self.process.pid, signum)
 
     def wait(self, timeout: float = 30.0) -> int:
         code = self.process.wait(timeout)
@@ -88,9 +97,9 @@ class CommandProcess:
         return code
 
     def stop(self) -> None:
-        """Kill if still running (test clean-up)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        """Kill it and anything it started, if still running (test clean-up)."""
+        with contextlib.suppress(ProcessLookupError):  # the whole group already exited
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
         self._reader.join(10)
         if self.process.stdout is not None:

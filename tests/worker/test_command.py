@@ -3,12 +3,29 @@ test_runworker_processes)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.core.management import CommandError, call_command
 
 from channels_classic.log import level_for_verbosity, setup_logger
 from channels_classic.management.commands.runworker import default_http_consumer
 from channels_classic.staticfiles import StaticFilesConsumer
+
+
+@pytest.fixture(autouse=True)
+def restore_loggers():
+    """The command configures console logging; give later tests (and caplog) theirs back."""
+    saved = {}
+    for name in ("channels_classic", "interface_server"):
+        logger = logging.getLogger(name)
+        saved[name] = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    for name, (handlers, propagate, level) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
+        logger.setLevel(level)
 
 
 def test_refuses_in_memory_layer_and_says_what_to_use():
@@ -39,8 +56,6 @@ def test_static_files_consumer_only_under_debug(settings):
 
 
 def test_log_levels_and_handlers_not_duplicated():
-    import logging
-
     assert level_for_verbosity(0) == logging.WARNING
     assert level_for_verbosity(1) == level_for_verbosity(2) == logging.INFO
     assert level_for_verbosity(3) == logging.DEBUG

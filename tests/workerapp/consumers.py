@@ -73,3 +73,13 @@ def ws_echo(message):
 def filtered(message):
     """Only routed for ``kind == "ok"``."""
     message.reply_channel.send({"filtered": True})
+
+
+def root_path_probe(message):
+    """Answer an HTTP request with the ``root_path`` the interface server sent."""
+    message.reply_channel.send({
+        "status": 200,
+        "headers": [[b"content-type", b"text/plain"]],
+        "content": f"root_path={message.content.get('root_path')!r}".encode(),
+        "more_content": False,
+    })

@@ -12,6 +12,7 @@ channel_routing = [
     route("test.fatal", consumers.fatal),
     route("test.db", consumers.db),
     route("test.filtered", consumers.filtered, kind=r"^ok$"),
+    route("http.request", consumers.root_path_probe, path=r"^/probe/root-path/$"),
     route("websocket.connect", consumers.deny, path=r"^/deny/$"),
     route("websocket.receive", consumers.ws_echo, path=r"^/echo/$"),
 ]

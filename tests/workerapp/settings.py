@@ -6,6 +6,8 @@ and pass what differs per test through the environment:
 ``CC_TEST_REDIS_URL``  the Redis layer's host (unset: the in-memory layer, for runserver)
 ``CC_TEST_DB``         path of the SQLite database file
 ``CC_TEST_DEBUG``      "1" for DEBUG = True
+``CC_TEST_NO_LAYER``   "1" for no CHANNEL_LAYERS at all (runserver falls back to Django's)
+``CC_TEST_SCRIPT_NAME`` FORCE_SCRIPT_NAME
 """
 
 import os
@@ -47,8 +49,12 @@ TEMPLATES = [
 CHANNELS_CONSUME_LATER_RETRIES = 2
 CHANNELS_WS_PROTOCOLS = ["echo.v1"]
 
+FORCE_SCRIPT_NAME = os.environ.get("CC_TEST_SCRIPT_NAME") or None
+
 _REDIS_URL = os.environ.get("CC_TEST_REDIS_URL")
-if _REDIS_URL:
+if os.environ.get("CC_TEST_NO_LAYER") == "1":
+    CHANNEL_LAYERS = {}
+elif _REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_classic.layers.redis.RedisChannelLayer",

@@ -8,4 +8,5 @@ def hello(request):
     return HttpResponse(f"Hello from {request.path}")
 
 
+
 urlpatterns = [path("hello/", hello)]

@@ -1,0 +1,160 @@
+"""Real ``manage.py runserver`` processes, driven over real sockets."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websocket
+
+from .procs import CommandProcess
+from .test_runworker_processes import READY
+
+pytestmark = pytest.mark.e2e
+
+BANNER = r"Starting ASGI/Channels development server at (http://[^/ ]+/)"
+
+
+@pytest.fixture
+def start(tmp_path):
+    started: list[CommandProcess] = []
+
+    def run(command: str, *args: str, **env: str) -> CommandProcess:
+        full_env = {"CC_TEST_DB": str(tmp_path / "db.sqlite3"), **env}
+        proc = CommandProcess([command, *args], full_env)
+        started.append(proc)
+        return proc
+
+    yield run
+    for proc in started:
+        proc.stop()
+
+
+def base_url(proc: CommandProcess, pattern: str = BANNER, start: int = 0) -> str:
+    return re.search(pattern, proc.wait_for(pattern, start=start)).group(1)
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def ws_url(url: str, path: str) -> str:
+    return url.replace("http://", "ws://").rstrip("/") + path
+
+
+def test_in_memory_runserver_serves_views_static_files_and_websockets(start):
+    server = start("runserver", "0", "--noreload", CC_TEST_DEBUG="1")
+    url = base_url(server)
+    server.wait_for(r"Channel layer default \(InMemoryChannelLayer\)")
+    server.wait_for(r"Worker started with 4 threads")
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
+    assert get(url + "static/workerapp/site.css") == (200, b"body { color: teal; }\n")
+    assert get(url + "missing/")[0] == 404
+
+    ws = websocket.create_connection(ws_url(url, "/echo/"), timeout=20,
+                                     subprotocols=["other", "echo.v1"])
+    try:
+        assert ws.getsubprotocol() == "echo.v1"  # from CHANNELS_WS_PROTOCOLS
+        ws.send("hello over the in-memory layer")
+        assert ws.recv() == "hello over the in-memory layer"
+    finally:
+        ws.close()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(ws_url(url, "/deny/"), timeout=20)
+    assert refused.value.status_code == 403
+
+    server.wait_for(r"HTTP GET /hello/ 200 \[\d+\.\d\d, 127\.0\.0\.1:\d+\]")
+    server.wait_for(r"HTTP GET /missing/ 404 \[")
+    server.wait_for(r"WebSocket HANDSHAKING /echo/ \[127\.0\.0\.1:\d+\]")
+    server.wait_for(r"WebSocket CONNECT /echo/ \[127\.0\.0\.1:\d+\]")
+    server.wait_for(r"WebSocket DISCONNECT /echo/ \[127\.0\.0\.1:\d+\]")
+    server.wait_for(r"WebSocket REJECT /deny/ \[127\.0\.0\.1:\d+\]")
+    server.signal(signal.SIGINT)
+    assert server.wait() == 0
+    server.wait_for(r"Worker stopped; consumed=\d+ failed=0")
+
+
+def test_nostatic_nothreading_timeouts_and_script_name(start):
+    server = start("runserver", "0", "--noreload", "--nostatic", "--nothreading",
+                   "--http_timeout", "30", "--websocket_handshake_timeout", "3",
+                   CC_TEST_DEBUG="1", CC_TEST_SCRIPT_NAME="/prefix")
+    url = base_url(server)
+    server.wait_for(r"Worker started with 1 thread,")
+    assert get(url + "static/workerapp/site.css")[0] == 404
+    assert get(url + "probe/root-path/") == (200, b"root_path='/prefix'")
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+
+
+def test_runserver_noworker_with_separate_runworker_on_redis(start, redis_url):
+    worker = start("runworker", CC_TEST_REDIS_URL=redis_url)
+    worker.wait_for(READY)
+    server = start("runserver", "0", "--noreload", "--noworker", CC_TEST_REDIS_URL=redis_url)
+    url = base_url(server)
+    server.wait_for(r"Channel layer default \(RedisChannelLayer\)")
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
+    ws = websocket.create_connection(ws_url(url, "/echo/"), timeout=20)
+    try:
+        ws.send("through redis")
+        assert ws.recv() == "through redis"
+    finally:
+        ws.close()
+    assert server.count("Worker started") == 0
+    server.signal(signal.SIGTERM)
+    worker.signal(signal.SIGTERM)
+    assert server.wait() == 0 and worker.wait() == 0
+    # The view and the WebSocket's messages all ran in the separate worker.
+    line = worker.wait_for("Worker stopped;")
+    assert int(line.split("consumed=")[1].split()[0]) >= 3
+
+
+def test_runserver_with_workers_on_redis(start, redis_url):
+    server = start("runserver", "0", "--noreload", CC_TEST_REDIS_URL=redis_url)
+    url = base_url(server)
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
+    server.signal(signal.SIGINT)
+    assert server.wait() == 0
+
+
+def test_without_a_layer_or_with_noasgi_it_is_djangos_runserver(start):
+    plain = start("runserver", "0", "--noreload", CC_TEST_NO_LAYER="1")
+    plain.wait_for("CHANNEL_LAYERS has no 'default' layer")
+    url = base_url(plain, r"Starting development server at (http://[^/ ]+/)")
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
+    assert plain.count("ASGI/Channels") == 0
+    plain.signal(signal.SIGINT)
+    plain.wait()
+
+    wsgi = start("runserver", "0", "--noreload", "--noasgi")
+    url = base_url(wsgi, r"Starting development server at (http://[^/ ]+/)")
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
+    wsgi.signal(signal.SIGINT)
+    wsgi.wait()
+
+
+def test_autoreloader_restarts_the_server_on_code_change(start):
+    server = start("runserver", "0")
+    url = base_url(server)
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
+    seen = len(server.lines)
+    # Touch a module the project imported; the reloader restarts the child process.
+    module = Path(__file__).resolve().parents[1] / "workerapp" / "urls.py"
+    stat = module.stat()
+    os.utime(module, (stat.st_atime, stat.st_mtime + 1))
+    try:
+        # A second banner, from the new child process.
+        url = base_url(server, start=seen)
+        assert get(url + "hello/") == (200, b"Hello from /hello/")
+    finally:
+        os.utime(module, (stat.st_atime, stat.st_mtime))
+    server.signal_group(signal.SIGINT)
+    server.wait()

@@ -513,9 +513,13 @@ def _run_and_advance(
     order: int,
     state: _State,
 ) -> Any:
-    # The consumer's sends get their own buffer so they reach the layer *before* the next
-    # message of the connection is released: replies stay in order too.  The counter is
-    # saved before that flush, so a released message always sees it.
+    # The consumer's sends get their own buffer, flushed here rather than by the worker, so
+    # they reach the layer *before* the next message of the connection is released: replies
+    # stay in order.  So the counter is saved after that flush — the next message cannot run
+    # before the save anyway.  The connect is the exception: its session (with the counter)
+    # must be stored before its accept lets the client send anything.
+    save_first = order == 0
+    outcome = "interrupted"
     advanced = False
     report = None
     try:
@@ -523,16 +527,29 @@ def _run_and_advance(
             try:
                 result = func(*args, **kwargs)
             except ConsumeLater:
+                outcome = "later"  # it runs again: not consumed yet
                 discard_pending()
                 raise
             except Exception:
-                advanced = _advance(state, order)
+                outcome = "failed"  # the worker drops it: counts as consumed
                 raise
-            advanced = _advance(state, order)
+            else:
+                outcome = "ok"
+            finally:
+                if save_first and outcome in ("ok", "failed"):
+                    advanced = _advance(state, order)
     finally:
         if report is not None:
             for target in report.touched:
                 note_send(target)  # the worker's auto-accept must see the reply
+        if not save_first and outcome in ("ok", "failed"):
+            try:
+                advanced = _advance(state, order)
+            except Exception:
+                logger.exception(
+                    "Could not record that message %d of %s was consumed; the messages after "
+                    "it wait until CHANNELS_ORDERING_TIMEOUT", order, message.reply_channel,
+                )
         if advanced:
             try:
                 _rotate(message, order + 1, [])

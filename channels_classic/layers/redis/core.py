@@ -34,6 +34,7 @@ from ..base import (
 )
 from ..validation import (
     non_local_name,
+    random_token,
     validate_channel_name,
     validate_group_name,
     validate_receive_channels,
@@ -202,6 +203,9 @@ class RedisChannelLayer(BaseChannelLayer):
             weakref.WeakKeyDictionary()
         )
         self._loops_lock = threading.Lock()
+        # Names the blocking connections (CLIENT SETNAME) so close() can unblock them.
+        self._pop_name = f"channels_classic.pop.{random_token(10)}"
+        self._loop_numbers = itertools.count()
         self._local_stats: Counter[str] = Counter()
         self._local_stats_lock = threading.Lock()
         self._closed = False
@@ -225,7 +229,8 @@ class RedisChannelLayer(BaseChannelLayer):
     def _make_topology(self, endpoints: list[Endpoint]) -> _Topology:
         ring = RendezvousRing([endpoint.hash_id for endpoint in endpoints])
         shards = [
-            SyncShard(endpoint, self.connection_kwargs, self.receive_timeout)
+            SyncShard(endpoint, self.connection_kwargs, self.receive_timeout,
+                      f"{self._pop_name}.sync")
             for endpoint in endpoints
         ]
         return _Topology(endpoints, ring, shards)
@@ -618,13 +623,15 @@ class RedisChannelLayer(BaseChannelLayer):
                     now = time.monotonic()
                     inflight = state.inflight(kind, keyset, shards)
                     if now >= hard_end or (now >= window_end and not inflight):
+                        if state.all_failing(shards):
+                            raise _shard_failure(state.error_for(shards))
                         return []
                     starts: list[int] = []
                     if now < window_end:
                         starts = state.pops_to_start(
                             kind, keyset, shards, now, probe and state.all_down(shards, now)
                         )
-                        if not starts and not inflight and state.all_down(shards, now):
+                        if not starts and not inflight and state.all_failing(shards):
                             raise _shard_failure(state.error_for(shards))
                     wake_at = min(hard_end, state.next_retry(shards, now) or hard_end)
                 probe = False
@@ -806,11 +813,16 @@ class RedisChannelLayer(BaseChannelLayer):
     def close(self) -> None:
         """Disconnect the sync clients and stop the pop threads.
 
-        Call :meth:`close_async` on an event loop first to close that loop's clients.
+        Call :meth:`close_async` on an event loop first to close that loop's clients.  Stop
+        receiving before closing: entries a multi-shard pop brings back after this are lost
+        with the process buffer.
         """
         self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
+            if self._topo is not None:
+                for shard in self._topo.shards:
+                    shard.unblock_pops()
             executor.shutdown(wait=False, cancel_futures=True)
         if self._topo is not None:
             for shard in self._topo.shards:
@@ -826,8 +838,10 @@ class RedisChannelLayer(BaseChannelLayer):
             with self._loops_lock:
                 clients = self._loops.get(loop)
                 if clients is None:
+                    name = f"{self._pop_name}.{next(self._loop_numbers)}"
                     clients = _LoopClients(
-                        [AsyncShard(endpoint, self.connection_kwargs, self.receive_timeout)
+                        [AsyncShard(endpoint, self.connection_kwargs, self.receive_timeout,
+                                    name)
                          for endpoint in topo.endpoints],
                         set(),
                     )
@@ -939,13 +953,15 @@ class RedisChannelLayer(BaseChannelLayer):
                     now = time.monotonic()
                     inflight = state.inflight(loop, keyset, shards)
                     if now >= hard_end or (now >= window_end and not inflight):
+                        if state.all_failing(shards):
+                            raise _shard_failure(state.error_for(shards))
                         return []
                     starts: list[int] = []
                     if now < window_end:
                         starts = state.pops_to_start(
                             loop, keyset, shards, now, probe and state.all_down(shards, now)
                         )
-                        if not starts and not inflight and state.all_down(shards, now):
+                        if not starts and not inflight and state.all_failing(shards):
                             raise _shard_failure(state.error_for(shards))
                     wake_at = min(hard_end, state.next_retry(shards, now) or hard_end)
                     future = waiter.future
@@ -1039,16 +1055,27 @@ class RedisChannelLayer(BaseChannelLayer):
         return ",".join(str(info.get("run_id", "")) for info in infos)
 
     async def close_async(self) -> None:
-        """Close the running loop's clients and cancel its pops (entries in them are lost)."""
+        """Close the running loop's clients.
+
+        Pops still in flight are unblocked (``CLIENT UNBLOCK``) and waited for, so what they
+        took out of Redis lands in the buffer instead of being lost; the layer stays usable
+        from other loops and from the sync API.
+        """
         loop = asyncio.get_running_loop()
         with self._loops_lock:
             clients = self._loops.pop(loop, None)
         if clients is None:
             return
         tasks = list(clients.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            for shard in clients.shards:
+                await shard.unblock_pops()
+            _, pending = await asyncio.wait(
+                tasks, timeout=self.receive_timeout + _POP_GRACE + 1.0
+            )
+            for task in pending:  # only a pop stuck on a dead connection gets here
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         for shard in clients.shards:
             await shard.close()
 

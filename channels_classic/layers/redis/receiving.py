@@ -237,6 +237,10 @@ class PopState:
         """True when every shard in ``shards`` is in backoff (lock held)."""
         return all(self.is_down(shard, now) for shard in shards)
 
+    def all_failing(self, shards: Sequence[int]) -> bool:
+        """True when the last pop on every shard in ``shards`` failed (lock held)."""
+        return all(self._failures.get(shard, 0) > 0 for shard in shards)
+
     def error_for(self, shards: Sequence[int]) -> BaseException | None:
         """The most relevant recorded error among ``shards`` (lock held)."""
         for shard in shards:

@@ -25,12 +25,7 @@ import redis.sentinel
 
 from ..base import DEFAULT_CAPACITY, DEFAULT_EXPIRY, DEFAULT_GROUP_EXPIRY, LayerUnavailable
 from .core import RedisChannelLayer
-from .transport import (
-    DEFAULT_SOCKET_CONNECT_TIMEOUT,
-    DEFAULT_SOCKET_TIMEOUT,
-    Endpoint,
-    translate_errors,
-)
+from .transport import Endpoint, client_options, translate_errors
 
 __all__ = ["RedisSentinelChannelLayer"]
 
@@ -103,12 +98,25 @@ class _SentinelManagers:
         self.sentinel_kwargs = sentinel_kwargs
         self.cache = _MasterCache(refresh_interval)
         self.sync = _Sentinel(
-            sentinels, sentinel_kwargs=dict(sentinel_kwargs), master_cache=self.cache
+            sentinels, sentinel_kwargs=self._kwargs(asyncio=False), master_cache=self.cache
         )
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncSentinel] = (
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+
+    def _kwargs(self, asyncio: bool) -> dict[str, Any]:
+        # Short timeouts and one quick retry: a Sentinel that does not answer is skipped for
+        # the next one rather than waited for (redis-py's default retry takes seconds).
+        options = {
+            key: value
+            for key, value in client_options(
+                {}, blocking=False, receive_timeout=0, asyncio=asyncio
+            ).items()
+            if key in ("socket_connect_timeout", "socket_timeout", "retry")
+        }
+        options.update(self.sentinel_kwargs)
+        return options
 
     def for_loop(self) -> _AsyncSentinel:
         loop = asyncio.get_running_loop()
@@ -116,7 +124,7 @@ class _SentinelManagers:
             manager = self._async.get(loop)
             if manager is None:
                 manager = _AsyncSentinel(
-                    self.sentinels, sentinel_kwargs=dict(self.sentinel_kwargs),
+                    self.sentinels, sentinel_kwargs=self._kwargs(asyncio=True),
                     master_cache=self.cache,
                 )
                 self._async[loop] = manager
@@ -258,11 +266,7 @@ class RedisSentinelChannelLayer(RedisChannelLayer):
             )
         self.services = _parse_services(services)
         self.sentinel_refresh_interval = sentinel_refresh_interval
-        self._sentinel_kwargs = {
-            "socket_connect_timeout": DEFAULT_SOCKET_CONNECT_TIMEOUT,
-            "socket_timeout": DEFAULT_SOCKET_TIMEOUT,
-            **dict(sentinel_kwargs or {}),
-        }
+        self._sentinel_kwargs = dict(sentinel_kwargs or {})
         super().__init__(
             expiry=expiry,
             hosts=hosts,

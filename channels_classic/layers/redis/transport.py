@@ -175,21 +175,30 @@ class SyncShard:
     """Thread-safe sync access to one shard (redis-py clients are thread-safe)."""
 
     def __init__(
-        self, endpoint: Endpoint, connection_kwargs: dict[str, Any], receive_timeout: float
+        self,
+        endpoint: Endpoint,
+        connection_kwargs: dict[str, Any],
+        receive_timeout: float,
+        pop_client_name: str,
     ) -> None:
         self.endpoint = endpoint
         self.label = endpoint.label
+        self.pop_client_name = pop_client_name
         self.commands = endpoint.sync_client(
             client_options(
                 connection_kwargs, blocking=False, receive_timeout=receive_timeout,
                 asyncio=False,
             )
         )
+        # Named, so close() can find the connections blocked in BLMPOP and unblock them.
         self.blocking = endpoint.sync_client(
-            client_options(
-                connection_kwargs, blocking=True, receive_timeout=receive_timeout,
-                asyncio=False,
-            )
+            {
+                **client_options(
+                    connection_kwargs, blocking=True, receive_timeout=receive_timeout,
+                    asyncio=False,
+                ),
+                "client_name": pop_client_name,
+            }
         )
 
     def _ensure_checked(self) -> None:
@@ -291,6 +300,18 @@ class SyncShard:
         with translate_errors(self.label):
             return list(self.commands.zrangebyscore(key, f"({cutoff!r}", "+inf"))
 
+    def unblock_pops(self) -> None:
+        """End this client's blocked BLMPOPs now, as if they had timed out.
+
+        ``CLIENT UNBLOCK`` is atomic on the server: a pop either already took its entries
+        (and its reply is delivered) or returns nothing, so no message is lost.  Best effort:
+        without the rights to list clients, the pops simply run to their timeout.
+        """
+        with contextlib.suppress(Exception):
+            for client in self.commands.client_list():
+                if client.get("name") == self.pop_client_name and "b" in client.get("flags", ""):
+                    self.commands.client_unblock(int(client["id"]))
+
     def close(self) -> None:
         """Disconnect both clients."""
         for client in (self.commands, self.blocking):
@@ -303,21 +324,30 @@ class AsyncShard:
     """asyncio access to one shard; bound to the event loop it was created on."""
 
     def __init__(
-        self, endpoint: Endpoint, connection_kwargs: dict[str, Any], receive_timeout: float
+        self,
+        endpoint: Endpoint,
+        connection_kwargs: dict[str, Any],
+        receive_timeout: float,
+        pop_client_name: str,
     ) -> None:
         self.endpoint = endpoint
         self.label = endpoint.label
+        self.pop_client_name = pop_client_name
         self.commands = endpoint.async_client(
             client_options(
                 connection_kwargs, blocking=False, receive_timeout=receive_timeout,
                 asyncio=True,
             )
         )
+        # Named, so close() can find the connections blocked in BLMPOP and unblock them.
         self.blocking = endpoint.async_client(
-            client_options(
-                connection_kwargs, blocking=True, receive_timeout=receive_timeout,
-                asyncio=True,
-            )
+            {
+                **client_options(
+                    connection_kwargs, blocking=True, receive_timeout=receive_timeout,
+                    asyncio=True,
+                ),
+                "client_name": pop_client_name,
+            }
         )
 
     async def _ensure_checked(self) -> None:
@@ -376,6 +406,13 @@ class AsyncShard:
             return await self.blocking.execute_command(
                 "BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count
             )
+
+    async def unblock_pops(self) -> None:
+        """End this loop's blocked BLMPOPs now; see :meth:`SyncShard.unblock_pops`."""
+        with contextlib.suppress(Exception):
+            for client in await self.commands.client_list():
+                if client.get("name") == self.pop_client_name and "b" in client.get("flags", ""):
+                    await self.commands.client_unblock(int(client["id"]))
 
     async def close(self) -> None:
         """Disconnect both clients."""

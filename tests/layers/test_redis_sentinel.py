@@ -1,0 +1,174 @@
+"""``RedisSentinelChannelLayer`` against a real Sentinel monitoring real redis-servers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from channels_classic.layers import Delivery, LayerUnavailable
+from channels_classic.layers.redis import RedisSentinelChannelLayer
+from tests.layers.conftest import FakeClock
+from tests.layers.helpers import run_async
+from tests.layers.sentinel_server import SentinelServer
+from tests.support.redis_server import RedisServer, start_redis
+
+pytestmark = pytest.mark.redis
+
+MakeSentinel = Callable[..., RedisSentinelChannelLayer]
+
+
+@pytest.fixture
+def master(redis_factory: Callable[[], RedisServer]) -> RedisServer:
+    return redis_factory()
+
+
+@pytest.fixture
+def sentinel(master: RedisServer) -> Iterator[SentinelServer]:
+    server = SentinelServer(master.port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def make_sentinel_layer(
+    sentinel: SentinelServer, clock: FakeClock
+) -> Iterator[MakeSentinel]:
+    created: list[RedisSentinelChannelLayer] = []
+
+    def make(**kwargs: object) -> RedisSentinelChannelLayer:
+        kwargs.setdefault("hosts", [sentinel.host])
+        kwargs.setdefault("receive_timeout", 0.3)
+        kwargs.setdefault("clock", clock)
+        layer = RedisSentinelChannelLayer(**kwargs)  # type: ignore[arg-type]
+        created.append(layer)
+        return layer
+
+    try:
+        yield make
+    finally:
+        for layer in created:
+            layer.close()
+
+
+def run_id(server: RedisServer) -> str:
+    client = server.client()
+    try:
+        return str(client.info("server")["run_id"])
+    finally:
+        client.close()
+
+
+def test_services_are_discovered_and_messages_flow(
+    make_sentinel_layer: MakeSentinel, master: RedisServer
+) -> None:
+    layer = make_sentinel_layer()
+    layer.send("http.request", {"n": 1})
+    layer.send("daphne!conn", {"n": 2})
+    layer.group_add("room", "daphne!member")
+    layer.send_group("room", {"n": 3})
+    assert layer.shard_labels == ["Sentinel service 'mymaster'"]
+    assert layer.services == ["mymaster"]
+    assert layer.receive(["http.request"], block=True) == ("http.request", {"n": 1})
+    assert sorted(d.content["n"] for d in layer.fetch(["daphne!"], max_messages=5)) == [2, 3]
+    assert layer.identity() == run_id(master)
+    client = master.client()
+    try:  # everything lives on the master Sentinel named
+        assert sorted(client.scan_iter()) == [
+            b"asgi-meta:#global#", b"asgi-meta:daphne!", b"asgi-meta:http.request",
+            b"asgi:group:room",
+        ]
+    finally:
+        client.close()
+
+
+def test_explicit_services_cached_master_and_async(
+    make_sentinel_layer: MakeSentinel, master: RedisServer
+) -> None:
+    layer = make_sentinel_layer(services=["mymaster"], sentinel_refresh_interval=30)
+
+    async def body() -> list[Delivery]:
+        await layer.send_async("async", {"n": 1})
+        assert await layer.identity_async() == run_id(master)
+        return await layer.fetch_async(["async"])
+
+    assert run_async([layer], body) == [Delivery("async", {"n": 1}, 0)]
+    layer.send("sync", {"n": 2})
+    assert layer.receive(["sync"]) == ("sync", {"n": 2})
+
+
+def test_unknown_service_is_unavailable(make_sentinel_layer: MakeSentinel) -> None:
+    layer = make_sentinel_layer(services=["nosuchmaster"])
+    with pytest.raises(LayerUnavailable, match="nosuchmaster"):
+        layer.send("x", {"n": 1})
+
+
+def test_no_sentinel_answering_is_unavailable(make_sentinel_layer: MakeSentinel) -> None:
+    layer = make_sentinel_layer(hosts=[("127.0.0.1", 1)])
+    with pytest.raises(LayerUnavailable, match="Sentinel"):
+        layer.send("x", {"n": 1})
+
+
+def test_failover_to_the_replica(redis_factory: Callable[[], RedisServer],
+                                 clock: FakeClock) -> None:
+    master = redis_factory()
+    setup = master.client()
+    setup.config_set("repl-diskless-sync-delay", 0)  # sync the replica now, not in 5 s
+    setup.close()
+    replica = start_redis(extra_args=["--replicaof", "127.0.0.1", str(master.port)])
+    sentinel: SentinelServer | None = None
+    layer: RedisSentinelChannelLayer | None = None
+    try:
+        replica_client = replica.client()
+        deadline = time.monotonic() + 10
+        while replica_client.info("replication").get("master_link_status") != "up":
+            assert time.monotonic() < deadline, "replica never synced"
+            time.sleep(0.02)
+        # Started after the replica is in sync, so Sentinel's first look finds it.
+        sentinel = SentinelServer(master.port).start()
+        sentinel_client = sentinel.client()
+        while not any(
+            replica_state.get("master-link-status") == "ok"
+            and not replica_state.get("is_disconnected")
+            for replica_state in sentinel_client.sentinel_slaves("mymaster")
+        ):  # Sentinel only promotes a replica it has talked to itself
+            assert time.monotonic() < deadline, "Sentinel never reached the replica"
+            time.sleep(0.02)
+        layer = RedisSentinelChannelLayer(hosts=[sentinel.host], receive_timeout=0.3,
+                                          clock=clock)
+        layer.send("before", {"n": 1})
+        assert layer.receive(["before"]) == ("before", {"n": 1})
+        assert layer.identity() == run_id(master)
+
+        sentinel_client.execute_command("SENTINEL", "FAILOVER", "mymaster")
+        while sentinel_client.sentinel_masters()["mymaster"]["port"] != replica.port:
+            assert time.monotonic() < deadline, "Sentinel never promoted the replica"
+            time.sleep(0.02)
+        master.stop()  # the old master is gone for good
+
+        # The same layer object follows Sentinel to the new master.
+        layer.send("after", {"n": 2})
+        assert layer.receive(["after"], block=True) == ("after", {"n": 2})
+        assert layer.identity() == run_id(replica)
+        replica_client.close()
+        sentinel_client.close()
+    finally:
+        if layer is not None:
+            layer.close()
+        if sentinel is not None:
+            sentinel.close()
+        replica.close()
+
+
+def test_sentinel_layer_reports_redis_errors_with_the_service_name(
+    make_sentinel_layer: MakeSentinel, master: RedisServer
+) -> None:
+    layer = make_sentinel_layer(services=["mymaster"])
+    layer.send("x", {"n": 1})
+    master.stop()
+    with pytest.raises(LayerUnavailable, match="Sentinel service 'mymaster'"):
+        layer.send("x", {"n": 2})

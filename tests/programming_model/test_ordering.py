@@ -301,9 +301,19 @@ def run_workers(layer, router, threads, stop, errors):
     return workers
 
 
-def test_several_workers_consume_one_socket_in_order(layer, cache_sessions):
+def test_several_workers_consume_one_socket_in_order(layer, cache_sessions, monkeypatch):
     """Four worker threads, one socket, its messages queued shuffled: strict order holds,
     replies come back in order, the disconnect runs last and removes the session."""
+    from channels_classic import sessions
+
+    parked = []
+    real_park = sessions._park
+
+    def counting_park(message, order, expected):
+        parked.append(order)
+        real_park(message, order, expected)
+
+    monkeypatch.setattr(sessions, "_park", counting_park)
     count = 40
     consumed: list[int] = []
     lock = threading.Lock()
@@ -344,6 +354,7 @@ def test_several_workers_consume_one_socket_in_order(layer, cache_sessions):
         for worker in workers:
             worker.join(5)
     assert errors == []
+    assert parked  # messages did arrive early and waited
     assert consumed == list(range(1, count + 2))
     replies = [client.receive(json=False) for _ in range(count)]
     assert replies == [str(order) for order in range(1, count + 1)]

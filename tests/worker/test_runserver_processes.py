@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -45,6 +47,12 @@ def get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def get_ignoring_errors(url: str) -> None:
+    """A request whose answer does not matter (the server is killed under it)."""
+    with contextlib.suppress(OSError):
+        get(url)
 
 
 def ws_url(url: str, path: str) -> str:
@@ -93,6 +101,31 @@ def test_nostatic_nothreading_timeouts_and_script_name(start):
     assert get(url + "probe/root-path/") == (200, b"root_path='/prefix'")
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
+
+
+def test_sigint_lets_a_running_request_finish_and_a_second_one_exits_at_once(start):
+    server = start("runserver", "0", "--noreload")
+    url = base_url(server)
+    answers: list = []
+    request = threading.Thread(target=lambda: answers.append(get(url + "slow/?seconds=1")))
+    request.start()
+    server.wait_for("slow consumer started for 1.0 s")
+    server.signal(signal.SIGINT)
+    request.join(30)
+    assert answers == [(200, b"slow done")]
+    assert server.wait() == 0
+    server.wait_for(r"Worker stopped; consumed=1 ")
+
+    stuck = start("runserver", "0", "--noreload")
+    url = base_url(stuck)
+    threading.Thread(target=get_ignoring_errors, args=(url + "slow/?seconds=60",),
+                     daemon=True).start()
+    stuck.wait_for("slow consumer started for 60.0 s")
+    stuck.signal(signal.SIGINT)
+    stuck.wait_for("Shutting down gracefully")
+    stuck.signal(signal.SIGINT)
+    code = stuck.wait(15)
+    assert code == 0, stuck.output
 
 
 def test_runserver_noworker_with_separate_runworker_on_redis(start, redis_url):

@@ -83,3 +83,17 @@ def root_path_probe(message):
         "content": f"root_path={message.content.get('root_path')!r}".encode(),
         "more_content": False,
     })
+
+
+def http_slow(message):
+    """Say on stdout that it started, work for ``?seconds=``, then answer 200."""
+    query = message.content.get("query_string") or b""
+    if isinstance(query, bytes):
+        query = query.decode("latin-1")
+    seconds = float(dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+                    .get("seconds", "1"))
+    print(f"slow consumer started for {seconds} s", flush=True)
+    time.sleep(seconds)  # stands in for a slow view
+    message.reply_channel.send({
+        "status": 200, "headers": [], "content": b"slow done", "more_content": False,
+    })

@@ -13,6 +13,7 @@ channel_routing = [
     route("test.db", consumers.db),
     route("test.filtered", consumers.filtered, kind=r"^ok$"),
     route("http.request", consumers.root_path_probe, path=r"^/probe/root-path/$"),
+    route("http.request", consumers.http_slow, path=r"^/slow/$"),
     route("websocket.connect", consumers.deny, path=r"^/deny/$"),
     route("websocket.receive", consumers.ws_echo, path=r"^/echo/$"),
 ]

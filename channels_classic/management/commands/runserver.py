@@ -109,16 +109,32 @@ class Command(StaticfilesRunserverCommand):
                 "--noworker with the in-memory layer: no worker can reach this process's "
                 "layer, so requests will time out. Use a Redis layer for separate workers."
             )
+        self.forced_stop = False
         try:
             code = self.serve(layer, options)
         finally:
             if group is not None:
-                group.stop()
+                self.stop_workers(group)
         with contextlib.suppress(Exception):  # closing is best effort at exit
             layer.channel_layer.close()
         if code:
             sys.exit(code)
         return None
+
+    def stop_workers(self, group: Any) -> None:
+        """Give running consumers the grace period, unless told to exit at once.
+
+        A second signal during the server's shutdown, or Ctrl-C while waiting here (the
+        default handler is back by then), skips the wait; the worker threads are daemons and
+        end with the process.
+        """
+        if self.forced_stop:
+            group.stop(wait=False)
+            return
+        try:
+            group.stop()
+        except KeyboardInterrupt:
+            self.stderr.write("Interrupted: not waiting for running consumers.")
 
     def http_consumer(self, options: dict[str, Any]) -> Any:
         """``StaticFilesConsumer`` when static files are served (as Django decides), else None."""
@@ -211,8 +227,9 @@ class Command(StaticfilesRunserverCommand):
             received[0] += 1
             # Hand the work to the reactor; nothing else happens inside the handler.
             if received[0] == 1:
-                reactor.callFromThread(server.shutdown_and_stop_reactor)
+                reactor.callFromThread(self.begin_shutdown, server)
             else:
+                self.forced_stop = True
                 reactor.callFromThread(reactor.stop)
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -222,6 +239,16 @@ class Command(StaticfilesRunserverCommand):
                 signal.signal(sig, handler)
 
         return restore
+
+    def begin_shutdown(self, server: Any) -> None:
+        """First signal (in the reactor thread): say so, then stop gracefully."""
+        quit_command = "CTRL-BREAK" if sys.platform == "win32" else "CONTROL-C"
+        self.stdout.write(
+            f"Shutting down gracefully (running requests and consumers may finish); press "
+            f"{quit_command} again to exit at once."
+        )
+        self.stdout.flush()
+        server.shutdown_and_stop_reactor()
 
     def print_banner(self, layer: Any, addresses: list[str]) -> None:
         """Django-style start-up lines, with the address actually bound."""

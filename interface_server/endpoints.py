@@ -10,6 +10,7 @@ handled here rather than through a Twisted plugin so no plugin cache is involved
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -133,7 +134,7 @@ def listen(reactor: Any, description: str, factory: Factory) -> Deferred[IListen
             fileno, family = _parse_fd(description)
         except ConfigError as exc:
             return maybeDeferred(_raise, exc)
-        return maybeDeferred(reactor.adoptStreamPort, fileno, family, factory)
+        return maybeDeferred(_adopt, reactor, fileno, family, factory)
     try:
         endpoint = serverFromString(reactor, description)
     except (ValueError, TypeError, KeyError, ImportError) as exc:
@@ -141,6 +142,16 @@ def listen(reactor: Any, description: str, factory: Factory) -> Deferred[IListen
             _raise, ConfigError(f"invalid endpoint {description!r}: {exc}")
         )
     return endpoint.listen(factory)
+
+
+def _adopt(reactor: Any, fileno: int, family: int, factory: Factory) -> IListeningPort:
+    # Twisted requires the inherited socket to be non-blocking; parents rarely set that.
+    try:
+        os.set_blocking(fileno, False)
+    except OSError as exc:
+        raise ConfigError(f"fd:fileno={fileno} is not an open socket ({exc.strerror})") from None
+    port: IListeningPort = reactor.adoptStreamPort(fileno, family, factory)
+    return port
 
 
 def _raise(exc: BaseException) -> None:

@@ -151,10 +151,9 @@ def start_server(tmp_path: Path, *args: str, asgi: str = INMEMORY,
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, pass_fds=pass_fds)
     server = RunningServer(process, control_file)
-    if wait:
-        if not server.ready.wait(30) or process.poll() is not None:
-            server.kill()
-            raise RuntimeError("interface server did not start:\n" + "\n".join(server.stderr))
+    if wait and (not server.ready.wait(30) or process.poll() is not None):
+        server.kill()
+        raise RuntimeError("interface server did not start:\n" + "\n".join(server.stderr))
     return server
 
 
@@ -218,3 +217,81 @@ class ResponseReader:
 def read_response(sock: socket.socket, timeout: float = 10) -> tuple[bytes, bytes]:
     """Read one HTTP response from a socket used for one exchange only."""
     return ResponseReader(sock, timeout).read()
+
+
+class RawWebSocket:
+    """A minimal WebSocket client on a raw socket, able to send malformed frames."""
+
+    def __init__(self, server: RunningServer, path: str = "/ws", headers: bytes = b"",
+                 timeout: float = 10) -> None:
+        from tests.interface_server.harness import upgrade_request
+
+        self.sock = server.connect(timeout)
+        self.sock.settimeout(timeout)
+        self.sock.sendall(upgrade_request(path, headers))
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buffer += chunk
+        self.head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+
+    @property
+    def accepted(self) -> bool:
+        return self.head.startswith(b"HTTP/1.1 101 ")
+
+    def send(self, payload: bytes, opcode: int = 1, **kwargs: Any) -> None:
+        from tests.interface_server.harness import client_frame
+
+        self.sock.sendall(client_frame(payload, opcode, **kwargs))
+
+    def recv(self) -> tuple[int, bytes] | None:
+        """The next server frame, or None when the connection closed."""
+        import struct
+
+        def need(count: int) -> bool:
+            while len(self.buffer) < count:
+                try:
+                    chunk = self.sock.recv(65536)
+                except (ConnectionResetError, TimeoutError):
+                    return False
+                if not chunk:
+                    return False
+                self.buffer += chunk
+            return True
+
+        if not need(2):
+            return None
+        size = self.buffer[1] & 0x7F
+        offset = 2
+        if size == 126:
+            if not need(4):
+                return None
+            size = struct.unpack("!H", self.buffer[2:4])[0]
+            offset = 4
+        elif size == 127:
+            if not need(10):
+                return None
+            size = struct.unpack("!Q", self.buffer[2:10])[0]
+            offset = 10
+        if not need(offset + size):
+            return None
+        opcode = self.buffer[0] & 0x0F
+        payload = self.buffer[offset:offset + size]
+        self.buffer = self.buffer[offset + size:]
+        return opcode, payload
+
+    def recv_close_code(self) -> int | None:
+        """Read frames until the close frame; return its code (None if the TCP just ended)."""
+        import struct
+
+        while True:
+            frame = self.recv()
+            if frame is None:
+                return None
+            if frame[0] == 8:
+                return struct.unpack("!H", frame[1][:2])[0] if len(frame[1]) >= 2 else 1005
+
+    def close(self) -> None:
+        self.sock.close()

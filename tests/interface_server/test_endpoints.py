@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -51,13 +52,24 @@ def test_listen_tcp_and_unix_on_memory_reactor() -> None:
     assert reactor.unixServers[0][0] == "/tmp/x.sock"
 
 
-def test_listen_fd_adopts_the_socket() -> None:
+def test_listen_fd_adopts_the_socket_non_blocking() -> None:
     reactor = MemoryReactor()
     adopted: list[tuple[int, int]] = []
     reactor.adoptStreamPort = lambda fd, family, factory: adopted.append((fd, family))  # type: ignore[method-assign]
-    listen(reactor, "fd:fileno=7:domain=UNIX", Factory())
-    listen(reactor, "fd:fileno=8", Factory())
-    assert adopted == [(7, socket.AF_UNIX), (8, socket.AF_INET)]
+    with socket.socket(socket.AF_UNIX) as unix, socket.socket() as inet:
+        listen(reactor, f"fd:fileno={unix.fileno()}:domain=UNIX", Factory())
+        listen(reactor, f"fd:fileno={inet.fileno()}", Factory())
+        assert adopted == [(unix.fileno(), socket.AF_UNIX), (inet.fileno(), socket.AF_INET)]
+        assert not os.get_blocking(inet.fileno())
+
+
+def test_listen_fd_that_is_not_open() -> None:
+    with socket.socket() as closed:
+        fileno = closed.fileno()
+    errors: list[BaseException] = []
+    listen(MemoryReactor(), f"fd:fileno={fileno}", Factory()).addErrback(
+        lambda f: errors.append(f.value))
+    assert isinstance(errors[0], ConfigError) and "not an open socket" in str(errors[0])
 
 
 @pytest.mark.parametrize("description", ["fd:domain=INET", "fd:fileno=x", "fd:fileno=1:domain=X",

@@ -19,6 +19,7 @@ loaded and the call repeated, which is safe because ``NOSCRIPT`` means nothing r
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -162,6 +163,35 @@ class UrlEndpoint(Endpoint):
         return redis.asyncio.Redis.from_url(self.url, **{**options, **self.options})
 
 
+def _checkout(pool: Any) -> Any:
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        return pool.get_connection("EVALSHA")
+
+
+class _HeldConnection:
+    """A pooled connection one thread keeps for itself.
+
+    Taking a connection from redis-py's pool and giving it back costs about as much as the
+    round trip itself on a fast local Redis; a worker thread sends and receives all the time,
+    so it keeps one.  It goes back to the pool when the thread ends (the thread-local holding
+    it is dropped), and is abandoned, not reused, in a forked child.
+    """
+
+    __slots__ = ("connection", "pid", "pool")
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.pid = os.getpid()
+        self.connection = _checkout(pool)
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():
+            with contextlib.suppress(Exception):
+                self.pool.release(self.connection)
+
+
 def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
     script, keys, args = call
     return ("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -200,6 +230,34 @@ class SyncShard:
                 "client_name": pop_client_name,
             }
         )
+        self._held = threading.local()
+
+    def _call(self, client: redis.Redis, *args: Any) -> Any:
+        """One command on this thread's own connection of ``client``'s pool.
+
+        The client's ``Retry`` policy and health checks apply as for ``execute_command``;
+        replies are returned raw (no response callbacks), which is what the layer wants.
+        """
+        pool = client.connection_pool
+        held: _HeldConnection | None = getattr(self._held, str(id(pool)), None)
+        if held is None or held.pid != os.getpid():
+            held = _HeldConnection(pool)
+            setattr(self._held, str(id(pool)), held)
+        connection = held.connection
+
+        def round_trip() -> Any:
+            connection.send_command(*args)
+            return connection.read_response()
+
+        def reconnect(error: Exception) -> None:
+            # connect() (not send_command's implicit reconnect) lets a Sentinel connection
+            # look up the current master.  It has its own retries: if it fails, the server
+            # is down and the error ends the call now instead of retrying again around it.
+            connection.disconnect()
+            connection.connect()
+
+        connection.connect()  # a no-op on a live connection
+        return connection.retry.call_with_retry(round_trip, reconnect)
 
     def _ensure_checked(self) -> None:
         if self.endpoint.checked:
@@ -221,10 +279,10 @@ class SyncShard:
         with translate_errors(self.label):
             self._ensure_checked()
             try:
-                return self.commands.execute_command(*_evalsha_args(call))
+                return self._call(self.commands, *_evalsha_args(call))
             except NoScriptError:
                 self.commands.script_load(call[0].source)
-                return self.commands.execute_command(*_evalsha_args(call))
+                return self._call(self.commands, *_evalsha_args(call))
 
     def evalsha_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
         """Run several scripts in one pipelined round trip.
@@ -257,8 +315,8 @@ class SyncShard:
         """``BLMPOP timeout n keys... LEFT COUNT count``: ``[key, [entries]]`` or None."""
         with translate_errors(self.label):
             self._ensure_checked()
-            return self.blocking.execute_command(
-                "BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count
+            return self._call(
+                self.blocking, "BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count
             )
 
     def scan_unlink(self, pattern: str, batch: int = 500) -> int:

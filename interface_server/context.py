@@ -7,11 +7,10 @@ tests build one around a ``task.Clock`` and a recording sender.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from channels_classic.layers.validation import random_token
 
 from .access import ActionLogger
 from .config import ServerConfig
@@ -111,8 +110,9 @@ class ServerContext:
     def new_reply_channel(self, target: ReplyTarget) -> str:
         """Allocate a reply channel ``prefix + random`` for ``target`` and register it."""
         while True:
-            name = self.prefix + random_token(12)
-            if name not in self.replies:  # 52**12 names: a clash is astronomically unlikely
+            # 72 random bits in channel-name characters ([A-Za-z0-9_-]); one urandom call.
+            name = self.prefix + secrets.token_urlsafe(9)
+            if name not in self.replies:  # a clash is astronomically unlikely; cheap to rule out
                 self.replies[name] = target
                 return name
 

@@ -122,6 +122,7 @@ class _Cycle:
     status: int | None = None
     size: int = 0
     timeout_call: Any = None
+    prepared: Any = None  # the h11.Response built (and validated) from the app's message
 
     @property
     def is_head(self) -> bool:
@@ -522,7 +523,9 @@ class HttpProtocol(Protocol):
         if reply.status < 200:
             raise InvalidReply(f"status {reply.status} is not a final response status")
         try:
-            h11.Response(status_code=reply.status, headers=headers)
+            # Built once here: constructing it is h11's header validation.
+            cycle.prepared = h11.Response(status_code=reply.status, headers=headers,
+                                          reason=_phrase(reply.status).encode("ascii"))
         except h11.LocalProtocolError as exc:
             raise InvalidReply(str(exc)) from None
         return ResponseStart(reply.status, tuple(headers), reply.content, reply.more_content)
@@ -534,9 +537,10 @@ class HttpProtocol(Protocol):
             if isinstance(action, StartResponse):
                 self._cancel_cycle_timer(cycle)
                 cycle.status = action.status
-                self._send_h11(h11.Response(status_code=action.status,
-                                            headers=list(action.headers),
-                                            reason=_phrase(action.status).encode("ascii")))
+                response = cycle.prepared or h11.Response(
+                    status_code=action.status, headers=list(action.headers),
+                    reason=_phrase(action.status).encode("ascii"))
+                self._send_h11(response)
             elif isinstance(action, SendBody):
                 if not cycle.bodyless:
                     cycle.size += len(action.data)

@@ -148,6 +148,10 @@ class TestApp:
         reply = message["reply_channel"]
         path = message["path"]
         query = {k: v[0] for k, v in parse_qs(message["query_string"].decode("latin-1")).items()}
+        if path == "/hello":
+            self.reply(reply, {"status": 200, "headers": [[b"content-type", b"text/plain"]],
+                               "content": b"Hello, world!"})
+            return
         if path == "/never":
             return
         if path == "/slow":

@@ -129,7 +129,8 @@ def run_wrk(url: str, duration: float, connections: int, threads: int = 2) -> Wr
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+         "--latency", url],
         capture_output=True, text=True, check=True,
     ).stdout
     percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", output, flags=re.M))

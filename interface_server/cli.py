@@ -286,11 +286,12 @@ def configure_logging(verbosity: int) -> None:
     from twisted.logger import STDLibLogObserver, globalLogBeginner
 
     txaio.use_twisted()
+    set_level = getattr(txaio, "set_global_log_level")  # noqa: B009 (set by use_twisted)
     # autobahn logs every refused handshake and failed frame at warning level; the server logs
     # those itself, once, so autobahn's own messages only show at -v 2 and above.
-    txaio.set_global_log_level("debug" if verbosity >= 3 else "info" if verbosity == 2 else
-                               "error")
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+    set_level("debug" if verbosity >= 3 else "info" if verbosity == 2 else "error")
+    observer: Any = STDLibLogObserver()
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     warnings.simplefilter("default")
 
 

@@ -253,13 +253,13 @@ class ServerConfig:
         # Daphne 1.x passed the flag through still percent-encoded while it decoded the header;
         # both are decoded here so the app sees one form.
         object.__setattr__(self, "root_path", unquote(self.root_path).rstrip("/"))
-        trusted = self.trusted_proxies
-        if isinstance(trusted, (list, tuple)) and any(isinstance(t, str) for t in trusted):
-            trusted = parse_networks(list(trusted))
-        object.__setattr__(self, "trusted_proxies", tuple(trusted))
+        trusted: tuple[Network | str, ...] = tuple(self.trusted_proxies)
+        if any(isinstance(item, str) for item in trusted):
+            trusted = parse_networks([str(item) for item in trusted])
+        object.__setattr__(self, "trusted_proxies", trusted)
 
     def replace(self, **changes: object) -> ServerConfig:
         """Return a copy with ``changes`` applied (validated again)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return ServerConfig(**values)  # type: ignore[arg-type]
+        return ServerConfig(**values)

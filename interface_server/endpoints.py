@@ -14,7 +14,7 @@ import os
 import socket
 from typing import Any
 
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
@@ -133,14 +133,12 @@ def listen(reactor: Any, description: str, factory: Factory) -> Deferred[IListen
         try:
             fileno, family = _parse_fd(description)
         except ConfigError as exc:
-            return maybeDeferred(_raise, exc)
+            return fail(exc)
         return maybeDeferred(_adopt, reactor, fileno, family, factory)
     try:
         endpoint = serverFromString(reactor, description)
     except (ValueError, TypeError, KeyError, ImportError) as exc:
-        return maybeDeferred(
-            _raise, ConfigError(f"invalid endpoint {description!r}: {exc}")
-        )
+        return fail(ConfigError(f"invalid endpoint {description!r}: {exc}"))
     return endpoint.listen(factory)
 
 
@@ -153,6 +151,3 @@ def _adopt(reactor: Any, fileno: int, family: int, factory: Factory) -> IListeni
     port: IListeningPort = reactor.adoptStreamPort(fileno, family, factory)
     return port
 
-
-def _raise(exc: BaseException) -> None:
-    raise exc

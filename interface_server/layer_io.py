@@ -559,8 +559,9 @@ class LayerHealth:
 
     def _identity_failed(self, failure: Failure) -> None:
         self._checking = False
-        if not isinstance(failure.value, CancelledError):
-            self.note_unavailable(failure.value)
+        error = failure.value
+        if error is not None and not isinstance(error, CancelledError):
+            self.note_unavailable(error)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -657,6 +658,5 @@ class LayerReader:
             if self._health is not None:
                 self._health.note_unavailable(error)
         else:
-            logger.error("Receiving from the channel layer failed",
-                         exc_info=(type(error), error, failure.getTracebackObject()))
+            logger.error("Receiving from the channel layer failed: %s", failure.getTraceback())
         self._retry_call = self._clock.callLater(self._backoff.next(), self._fetch)

@@ -129,8 +129,9 @@ class Server:
         import txaio
 
         # autobahn creates a timer helper on the global reactor unless told which one to use.
-        if txaio.config.loop is None:
-            txaio.config.loop = reactor
+        txaio_config = getattr(txaio, "config")  # noqa: B009 (missing from txaio's stubs)
+        if txaio_config.loop is None:
+            txaio_config.loop = reactor
         self.ctx = ServerContext(
             config=config,
             clock=reactor,

@@ -22,6 +22,7 @@ dead client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -161,12 +162,13 @@ class WebSocketProtocol(WebSocketServerProtocol):
     def sendData(self, data: bytes, sync: bool = False,  # noqa: N802
                  chopsize: int | None = None) -> None:
         """Write frames straight to the transport (see ``dataReceived`` for why)."""
-        if sync or chopsize or self.send_queue:
+        if sync or chopsize or self.send_queue or self.transport is None:
             super().sendData(data, sync, chopsize)
         else:
             self.transport.write(data)
 
-    def onConnect(self, request: Any) -> Deferred[Any]:  # noqa: N802
+    # autobahn's annotation says a plain value; it also accepts a Deferred, which is the point.
+    def onConnect(self, request: Any) -> Deferred[Any]:  # type: ignore[override]  # noqa: N802
         """The upgrade request is valid: ask the app, hold the handshake until it answers."""
         if self.ctx.shutting_down:
             raise ConnectionDeny(503, "server shutting down")
@@ -215,7 +217,7 @@ class WebSocketProtocol(WebSocketServerProtocol):
         if self.state == _AutobahnState.STATE_OPEN:
             self._peer_sent_close = True
             self._peer_close_code = code
-        return super().onCloseFrame(code, reasonRaw)
+        return super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]  # None: no code
 
     def sendCloseFrame(  # noqa: N802
         self, code: int | None = None, reasonUtf8: bytes | None = None,  # noqa: N803
@@ -351,7 +353,7 @@ class WebSocketProtocol(WebSocketServerProtocol):
             elif isinstance(action, SendFrame):
                 self._send_frame(action.payload)
             elif isinstance(action, CloseSocket):
-                self.outbound.submit_control(lambda a=action: self._close(a.code, a.reason))
+                self.outbound.submit_control(self._closer(action.code, action.reason))
             elif isinstance(action, ForwardReceive):
                 self._forward(action)
             elif isinstance(action, ForwardDisconnect):
@@ -368,6 +370,9 @@ class WebSocketProtocol(WebSocketServerProtocol):
             else:
                 assert isinstance(action, Ignore)
                 logger.debug("WebSocket %s: %s", self.path, action.reason)
+
+    def _closer(self, code: int, reason: str) -> Callable[[], None]:
+        return lambda: self._close(code, reason)
 
     def _accept(self, action: AcceptHandshake) -> None:
         _cancel(self._connect_call)

@@ -9,7 +9,6 @@ import signal
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import websocket
@@ -174,20 +173,19 @@ def test_without_a_layer_or_with_noasgi_it_is_djangos_runserver(start):
     wsgi.wait()
 
 
-def test_autoreloader_restarts_the_server_on_code_change(start):
-    server = start("runserver", "0")
+def test_autoreloader_restarts_the_server_on_code_change(start, tmp_path):
+    probe = tmp_path / "cc_reload_probe.py"
+    probe.write_text("VERSION = 1\n")
+    server = start("runserver", "0", CC_TEST_RELOAD_DIR=str(tmp_path))
     url = base_url(server)
     assert get(url + "hello/") == (200, b"Hello from /hello/")
     seen = len(server.lines)
-    # Touch a module the project imported; the reloader restarts the child process.
-    module = Path(__file__).resolve().parents[1] / "workerapp" / "urls.py"
-    stat = module.stat()
-    os.utime(module, (stat.st_atime, stat.st_mtime + 1))
-    try:
-        # A second banner, from the new child process.
-        url = base_url(server, start=seen)
-        assert get(url + "hello/") == (200, b"Hello from /hello/")
-    finally:
-        os.utime(module, (stat.st_atime, stat.st_mtime))
+    # Change a module the project imported; the reloader restarts the child process.
+    stat = probe.stat()
+    probe.write_text("VERSION = 2\n")
+    os.utime(probe, (stat.st_atime, stat.st_mtime + 2))
+    # A second banner, from the new child process.
+    url = base_url(server, start=seen)
+    assert get(url + "hello/") == (200, b"Hello from /hello/")
     server.signal_group(signal.SIGINT)
     server.wait()

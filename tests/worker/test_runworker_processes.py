@@ -115,6 +115,9 @@ def test_trivial_consumer_all_messages_consumed_and_counted(redis_url, client, s
 
 def test_two_workers_share_a_channel_each_message_exactly_once(redis_url, client, start_worker):
     workers = [start_worker(redis_url, "--threads", "2") for _ in range(2)]
+    # Start-up signals: once for the process, then once per worker thread.
+    signals = [line for line in workers[0].lines if "signal worker_" in line]
+    assert "signal worker_process_ready from WorkerGroup" in signals[0]
     inbox = Inbox(client)
     total = 400
     got = []
@@ -123,6 +126,7 @@ def test_two_workers_share_a_channel_each_message_exactly_once(redis_url, client
                   [{"reply_channel": inbox.channel(), "n": n} for n in range(start, start + 100)])
         got.extend(inbox.take(100))
     inbox.nothing_more()
+    assert workers[0].count("signal worker_ready from Worker") == 2
     assert sorted(r["n"] for r in got) == list(range(total))
     assert {r["pid"] for r in got} <= {w.pid for w in workers}
     consumed = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import time
 
 from django.db import connection
@@ -92,7 +93,8 @@ def http_slow(message):
         query = query.decode("latin-1")
     seconds = float(dict(part.split("=", 1) for part in query.split("&") if "=" in part)
                     .get("seconds", "1"))
-    print(f"slow consumer started for {seconds} s", flush=True)
+    sys.stdout.write(f"slow consumer started for {seconds} s\n")  # one write: no interleaving
+    sys.stdout.flush()
     time.sleep(seconds)  # stands in for a slow view
     message.reply_channel.send({
         "status": 200, "headers": [], "content": b"slow done", "more_content": False,

@@ -8,10 +8,18 @@ and pass what differs per test through the environment:
 ``CC_TEST_DEBUG``      "1" for DEBUG = True
 ``CC_TEST_NO_LAYER``   "1" for no CHANNEL_LAYERS at all (runserver falls back to Django's)
 ``CC_TEST_SCRIPT_NAME`` FORCE_SCRIPT_NAME
+``CC_TEST_RELOAD_DIR``  a directory holding ``cc_reload_probe.py``, imported so the autoreload
+                       test can touch a file of its own
 """
 
+import importlib
 import os
+import sys
 import tempfile
+
+if os.environ.get("CC_TEST_RELOAD_DIR"):
+    sys.path.insert(0, os.environ["CC_TEST_RELOAD_DIR"])
+    importlib.import_module("cc_reload_probe")
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = os.environ.get("CC_TEST_DEBUG") == "1"

@@ -293,3 +293,13 @@ def test_signal_handler_only_sets_flag_in_main_thread(layer):
     assert replies(layer) == [{"done": True}]  # finished the first, never fetched the second
     assert signal.getsignal(signal.SIGTERM) is previous
     assert threading.current_thread() is threading.main_thread()
+
+
+def test_dispatch_itself_never_raises_on_an_unwrappable_message(layer, caplog):
+    from channels_classic.layers import Delivery
+    from worker.dispatch import dispatch
+
+    router = Router([route("test.echo", echo)])
+    result = dispatch(Delivery("test.echo", {"reply_channel": 42}), layer, router)
+    assert result.outcome is Outcome.MALFORMED and isinstance(result.error, TypeError)
+    assert "Malformed message on test.echo dropped: TypeError" in caplog.text

@@ -103,9 +103,9 @@ def test_out_of_range_values_are_config_errors(argv: tuple[str, ...]) -> None:
 def test_import_layer() -> None:
     layer = import_layer("tests.interface_server.test_cli:LAYER")
     assert layer is LAYER
-    with pytest.raises(CliError, match="module.path:attribute"):
+    with pytest.raises(CliError, match=r"module\.path:attribute"):
         import_layer("tests.interface_server.test_cli")
     with pytest.raises(CliError, match="not a channels_classic channel layer"):
         import_layer("tests.interface_server.test_cli:logging.Logger")
-    with pytest.raises(CliError, match="importing 'tests.interface_server.support.broken'"):
+    with pytest.raises(CliError, match=r"importing 'tests\.interface_server\.support\.broken'"):
         import_layer("tests.interface_server.support.broken:layer")

@@ -69,6 +69,8 @@ __all__ = ["WebSocketProtocol", "make_websocket_factory"]
 logger = logging.getLogger("interface_server.websocket")
 
 _WS_REPLY_KEYS = frozenset({"bytes", "text", "close", "accept", "subprotocol"})
+#: Close codes that mean something went wrong (logged at info level).
+_NOTABLE_CLOSES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011, 1013})
 #: Inbound messages that may wait for the layer before the socket stops being read.
 _MAX_PENDING_MESSAGES = 64
 
@@ -225,6 +227,12 @@ class WebSocketProtocol(WebSocketServerProtocol):
         """Remember the code of a close we start, and bound the wait for the answer."""
         if not isReply and self.state == _AutobahnState.STATE_OPEN:
             self._local_close_code = code
+            reason = (reasonUtf8 or b"").decode("utf-8", "replace")
+            # Closes for bad frames (autobahn's own 1002/1007/1009) and for overload are worth
+            # an info line; an app closing its socket is routine.
+            logger.log(logging.INFO if code in _NOTABLE_CLOSES else logging.DEBUG,
+                       "Closing WebSocket %s of %s with %s: %s", self.path,
+                       format_client(self.info.client), code, reason)
             self._close_call = self.ctx.clock.callLater(
                 self.config.close_handshake_timeout, self._on_close_timeout
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import string
 from typing import Any
 from urllib.parse import quote
@@ -212,10 +213,12 @@ def test_chunked_body_over_limit_is_413() -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
     ],
 )
-def test_malformed_requests(data: bytes, status: int) -> None:
+def test_malformed_requests(data: bytes, status: int, caplog: pytest.LogCaptureFixture) -> None:
     h = Harness()
     protocol, transport = h.connect()
-    protocol.dataReceived(data)
+    with caplog.at_level(logging.INFO, logger="interface_server.http"):
+        protocol.dataReceived(data)
+    assert f"Bad request from 127.0.0.1:40000 → {status}" in caplog.text
     assert transport.value().startswith(f"HTTP/1.1 {status} ".encode())
     assert b"connection: close" in transport.value()
     assert transport.disconnecting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -221,11 +222,14 @@ def test_client_close_without_code_is_1005() -> None:
         (client_frame(b"x", opcode=0), 1002),
     ],
 )
-def test_bad_frames_close_with_the_right_code(frame: bytes, code: int) -> None:
+def test_bad_frames_close_with_the_right_code(frame: bytes, code: int,
+                                              caplog: pytest.LogCaptureFixture) -> None:
     h = Harness(max_ws_message_size=1024)
     ws = Socket(h)
     ws.accept()
-    ws.protocol.dataReceived(frame)
+    with caplog.at_level(logging.INFO, logger="interface_server.websocket"):
+        ws.protocol.dataReceived(frame)
+    assert f"Closing WebSocket /ws of 127.0.0.1:40000 with {code}" in caplog.text
     assert ws.receives() == []
     frames = ws.frames()
     assert frames[-1][0] == 8 and close_code(frames[-1][1]) == code

@@ -194,7 +194,11 @@ def run_group(rows: list[Row], name: str, layer: BaseChannelLayer, members: int,
         layer.group_add(group, f"{prefixes[index % 10]}c{index}")
     if counter:
         counter.reset()
-    elapsed = timed(lambda: [layer.send_group(group, MESSAGE) for _ in range(sends)])
+    def broadcast() -> None:
+        for _ in range(sends):
+            layer.send_group(group, MESSAGE)
+
+    elapsed = timed(broadcast)
     commands = in_script = ""
     if counter:
         client_calls, script_calls = counter.read()

@@ -229,7 +229,7 @@ def test_invalid_group_names_are_rejected(layer: BaseChannelLayer, group: Any) -
 
 def test_receive_needs_a_list_of_names(layer: BaseChannelLayer) -> None:
     with pytest.raises(TypeError, match="not a single name"):
-        layer.receive("channel")  # type: ignore[arg-type]
+        layer.receive("channel")
     with pytest.raises(ValueError, match="at least one"):
         layer.receive([])
 

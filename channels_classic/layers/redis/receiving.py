@@ -27,14 +27,28 @@ import asyncio
 import contextlib
 import threading
 from collections import Counter, deque
-from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
-__all__ = ["AsyncWaiter", "PopState", "ThreadWaiter"]
+__all__ = ["MIN_BLOCK", "POP_GRACE", "AsyncWaiter", "PopState", "ThreadWaiter", "deadline_of"]
 
+#: Seconds a multi-shard receive waits, after its own window, for pops it already started.
+POP_GRACE = 0.25
+#: Shortest BLMPOP timeout worth sending (0 would mean "block forever").
+MIN_BLOCK = 0.005
+#: Buffered entries above which expired ones are purged (at most once a second).
+PURGE_THRESHOLD = 1000
 #: First backoff after a shard fails, doubled per consecutive failure up to the cap.
 SHARD_BACKOFF_BASE = 0.1
 SHARD_BACKOFF_CAP = 2.0
+
+
+def deadline_of(entry: bytes) -> int:
+    """The deadline (ms) at the start of an envelope; 0 (expired) when unreadable."""
+    end = entry.find(b"|")
+    try:
+        return int(entry[:end]) if end > 0 else 0
+    except ValueError:
+        return 0
 
 
 class ThreadWaiter:
@@ -83,9 +97,14 @@ Waiter = ThreadWaiter | AsyncWaiter
 class PopState:
     """Shared by every thread and event loop using one layer; all methods take ``lock``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock_ms: Callable[[], int]) -> None:
         self.lock = threading.Lock()
+        self._clock_ms = clock_ms
         self._buffer: dict[str, deque[bytes]] = {}
+        self._size = 0
+        self._next_purge = 0.0
+        #: Buffered entries dropped because they expired before anyone asked for them.
+        self.expired_dropped = 0
         self._inflight: Counter[tuple[Hashable, int, frozenset[str]]] = Counter()
         self._waiting: Counter[tuple[Hashable, frozenset[str]]] = Counter()
         self._failures: dict[int, int] = {}
@@ -112,6 +131,7 @@ class PopState:
                 del self._buffer[key]
             if len(taken) >= limit:
                 break
+        self._size -= len(taken)
         return taken
 
     def take_now(self, keys: Iterable[str], limit: int) -> list[tuple[str, bytes]]:
@@ -124,25 +144,30 @@ class PopState:
     def buffered_count(self) -> int:
         """How many popped entries wait in this process."""
         with self.lock:
-            return sum(len(queue) for queue in self._buffer.values())
+            return self._size
 
     def clear(self) -> None:
         """Forget every buffered entry (``flush``)."""
         with self.lock:
             self._buffer.clear()
+            self._size = 0
 
-    def drop_expired(self, now_ms: int, deadline_of: Any) -> int:
-        """Drop buffered entries whose deadline passed; returns how many (lock held)."""
-        dropped = 0
+    def _purge_expired(self, now: float) -> None:
+        """Drop expired entries nobody asked for, so the buffer stays bounded (lock held)."""
+        if self._size <= PURGE_THRESHOLD or now < self._next_purge:
+            return
+        self._next_purge = now + 1.0
+        now_ms = self._clock_ms()
         for key in list(self._buffer):
             queue = self._buffer[key]
             live = deque(entry for entry in queue if deadline_of(entry) > now_ms)
-            dropped += len(queue) - len(live)
+            dropped = len(queue) - len(live)
+            self._size -= dropped
+            self.expired_dropped += dropped
             if live:
                 self._buffer[key] = live
             else:
                 del self._buffer[key]
-        return dropped
 
     # -- waiters ---------------------------------------------------------------------------
 
@@ -221,6 +246,8 @@ class PopState:
                 del self._inflight[key]
             for list_key, entry in entries:
                 self._buffer.setdefault(list_key, deque()).append(entry)
+            self._size += len(entries)
+            self._purge_expired(now)
             if error is None:
                 self._failures.pop(shard, None)
                 self._down_until.pop(shard, None)

@@ -154,7 +154,7 @@ class _SentinelManagers:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 errors.append(f"{client.connection_pool.connection_kwargs.get('host')}: {exc}")
                 continue
-            return sorted(masters)
+            return sorted(str(name) for name in masters)
         raise LayerUnavailable(f"No Sentinel answered SENTINEL MASTERS: {'; '.join(errors)}")
 
 
@@ -193,7 +193,13 @@ def _parse_sentinels(hosts: object) -> list[tuple[str, int]]:
             "hosts must be a list of Sentinel (host, port) tuples, not a single string"
         )
     parsed: list[tuple[str, int]] = []
-    for position, entry in enumerate(hosts):  # type: ignore[attr-defined]
+    try:
+        entries: list[Any] = list(hosts)  # type: ignore[call-overload]
+    except TypeError:
+        raise ValueError(
+            f"hosts must be a list of Sentinel (host, port) tuples, not {type(hosts).__name__}"
+        ) from None
+    for position, entry in enumerate(entries):
         if (
             not isinstance(entry, (tuple, list))
             or len(entry) != 2
@@ -281,9 +287,10 @@ class RedisSentinelChannelLayer(RedisChannelLayer):
         )
 
     def _init_endpoints(self) -> None:
-        self.hosts = _parse_sentinels(self._hosts_setting)
+        self.sentinels = _parse_sentinels(self._hosts_setting)
+        self.hosts = [f"{host}:{port}" for host, port in self.sentinels]
         self._managers = _SentinelManagers(
-            self.hosts, self._sentinel_kwargs, float(self.sentinel_refresh_interval)
+            self.sentinels, self._sentinel_kwargs, float(self.sentinel_refresh_interval)
         )
         if self.services is not None:
             # Known services need no I/O now; otherwise they are discovered on first use.
@@ -300,8 +307,8 @@ class RedisSentinelChannelLayer(RedisChannelLayer):
             services = self._managers.discover_services()
         if not services:
             raise LayerUnavailable(
-                f"The Sentinels at {self.hosts} monitor no masters; pass services=[...] or "
-                "configure 'sentinel monitor' on them"
+                f"The Sentinels at {', '.join(self.hosts)} monitor no masters; pass "
+                "services=[...] or configure 'sentinel monitor' on them"
             )
         self.services = services
         return self._endpoints_for(services)

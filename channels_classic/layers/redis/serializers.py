@@ -148,13 +148,14 @@ class MessageCodec:
             TypeError / ValueError: as :func:`~..validation.copy_message`, naming the bad key.
         """
         copied, _ = copy_message(message)
-        return msgpack.packb(copied, use_bin_type=True)  # type: ignore[no-any-return]
+        return msgpack.packb(copied, use_bin_type=True)
 
     def seal(self, packed: bytes) -> bytes:
         """Encrypt a packed body when encryption is configured."""
         if self._fernet is None:
             return packed
-        return self._fernet.encrypt(packed)  # type: ignore[no-any-return]
+        sealed: bytes = self._fernet.encrypt(packed)
+        return sealed
 
     def decode(self, body: bytes) -> dict[str, Any]:
         """Turn a body back into the message dict.

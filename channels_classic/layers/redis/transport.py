@@ -22,7 +22,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
@@ -356,7 +356,8 @@ class SyncShard:
     def zrange_live(self, key: str, cutoff: float) -> list[bytes]:
         """Members of a sorted set scored above ``cutoff``."""
         with translate_errors(self.label):
-            return list(self.commands.zrangebyscore(key, f"({cutoff!r}", "+inf"))
+            # Without WITHSCORES and with decode_responses off, members come back as bytes.
+            return cast(list[bytes], self.commands.zrangebyscore(key, f"({cutoff!r}", "+inf"))
 
     def unblock_pops(self) -> None:
         """End this client's blocked BLMPOPs now, as if they had timed out.

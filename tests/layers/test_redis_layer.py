@@ -78,11 +78,15 @@ def test_group_send_to_1000_members_is_one_script(make_redis_layer: MakeRedis,
     assert all(d.content == {"text": "hello", "bytes": b"\x00"} for d in received)
 
 
-def test_group_send_skips_and_counts_full_members(make_redis_layer: MakeRedis) -> None:
+def test_group_send_skips_counts_and_logs_full_members(
+    make_redis_layer: MakeRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     layer = make_redis_layer(process_channel_capacity=5)
     for index in range(8):
         layer.group_add("crowd", f"proc!c{index}")
-    layer.send_group("crowd", {"n": 1})  # 5 fit in the shared process channel, 3 do not
+    with caplog.at_level(logging.WARNING, logger="channels_classic.layers.redis"):
+        layer.send_group("crowd", {"n": 1})  # 5 fit in the shared process channel, 3 do not
+    assert "Dropped messages: 3 skipped by send_group('crowd'): member at capacity" in caplog.text
     assert len(layer.fetch(["proc!"], max_messages=100)) == 5
     stats = layer.global_statistics()
     assert stats["group_send_skipped"] == 3
@@ -179,7 +183,7 @@ def test_flush_uses_only_its_prefixes(make_redis_layer: MakeRedis, redis_url: st
 
 
 def test_expiry_under_load(make_redis_layer: MakeRedis, clock: FakeClock,
-                           redis_url: str) -> None:
+                           redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
     layer = make_redis_layer(expiry=10, capacity=1000)
     for index in range(500):
         layer.send("load", {"n": index})
@@ -187,9 +191,11 @@ def test_expiry_under_load(make_redis_layer: MakeRedis, clock: FakeClock,
         if index == 249:
             clock.advance(6)  # the first half will be 11 s old, the second 5 s
     clock.advance(5)
-    got = layer.fetch(["load", "load.proc!"], block=True, max_messages=1000)
-    got += layer.fetch(["load", "load.proc!"], max_messages=1000)
-    got += layer.fetch(["load", "load.proc!"], max_messages=1000)
+    with caplog.at_level(logging.WARNING, logger="channels_classic.layers.redis"):
+        got = layer.fetch(["load", "load.proc!"], block=True, max_messages=1000)
+        got += layer.fetch(["load", "load.proc!"], max_messages=1000)
+        got += layer.fetch(["load", "load.proc!"], max_messages=1000)
+    assert "expired before delivery" in caplog.text  # summarised, not one line each
     assert sorted(d.content["n"] for d in got) == sorted(list(range(250, 500)) * 2)
     assert layer.global_statistics()["messages_expired"] == 500
     assert all_keys(redis_url) == [b"asgi-meta:#global#", b"asgi-meta:load",

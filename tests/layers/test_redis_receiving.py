@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from channels_classic.layers import LayerUnavailable
+from channels_classic.layers.redis.planning import DropLog
 from channels_classic.layers.redis.receiving import (
     PURGE_THRESHOLD,
     SHARD_BACKOFF_BASE,
@@ -109,3 +113,21 @@ def test_expired_entries_nobody_asked_for_are_purged() -> None:
     assert state.take_now(["asgi:a"], 10) == [("asgi:a", entry(5_000))]
     state.clear()
     assert state.buffered_count() == 0
+
+
+def test_drop_log_summarises(caplog: pytest.LogCaptureFixture) -> None:
+    drops = DropLog(interval=3600)
+    with caplog.at_level(logging.WARNING, logger="channels_classic.layers.redis"):
+        drops.add("expired before delivery", 2)
+        drops.add("expired before delivery", 5)  # within the interval: counted, not logged
+        drops.add("skipped", 0)
+    assert caplog.messages == ["Dropped messages: 2 expired before delivery"]
+    caplog.clear()
+    drops.interval = 0
+    drops._next = 0.0  # the interval has passed
+    with caplog.at_level(logging.WARNING, logger="channels_classic.layers.redis"):
+        drops.add("skipped by send_group('room'): member at capacity", 1)
+    assert caplog.messages == [
+        "Dropped messages: 5 expired before delivery, "
+        "1 skipped by send_group('room'): member at capacity"
+    ]

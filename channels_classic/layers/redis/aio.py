@@ -67,6 +67,7 @@ class AsyncMixin:
         def _group_discard_call(self, group: str, channel: str) -> Any: ...
         def _group_send_call(self, group: str, body: bytes) -> Any: ...
         def _encode(self, channel: str, message: object) -> bytes: ...
+        def _note_group_send(self, group: str, result: Any) -> None: ...
         def flush(self) -> None: ...
 
     # -- asyncio API -------------------------------------------------------------------------
@@ -280,6 +281,9 @@ class AsyncMixin:
             *(shard.evalsha(call) for shard in self._loop_clients().shards),
             return_exceptions=True,
         )
+        for outcome in outcomes:
+            if not isinstance(outcome, BaseException):
+                self._note_group_send(group, outcome)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome

@@ -41,6 +41,7 @@ from .aio import AsyncMixin, LoopClients
 from .config import parse_hosts, validate_prefix
 from .hashing import RendezvousRing
 from .planning import (
+    DropLog,
     PlanningMixin,
     SendPlan,
     Topology,
@@ -144,6 +145,7 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         self._pop_name = f"channels_classic.pop.{random_token(10)}"
         self._loop_numbers = itertools.count()
         self._local_stats: Counter[str] = Counter()
+        self._drops = DropLog()
         self._local_stats_lock = threading.Lock()
         self._closed = False
         self._init_endpoints()
@@ -473,7 +475,7 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         failure: LayerUnavailable | None = None
         for shard in self._topology().shards:
             try:
-                shard.evalsha(call)
+                self._note_group_send(group, shard.evalsha(call))
             except LayerUnavailable as exc:
                 failure = failure or exc
         if failure is not None:

@@ -9,6 +9,8 @@ arguments of one Lua script call per shard, and turns popped list entries back i
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from .serializers import (
 from .transport import Endpoint, ScriptCall, SyncShard
 
 __all__ = [
+    "DropLog",
     "PlanningMixin",
     "SendPlan",
     "Topology",
@@ -59,6 +62,34 @@ def send_failure(
 def glob_escape(text: str) -> str:
     """Escape Redis glob metacharacters so a prefix matches only itself."""
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+class DropLog:
+    """Counts messages dropped for a reason and logs a summary at most every ``interval`` s.
+
+    A dropped message must leave a trace, but an overloaded process may drop thousands a
+    second; one line per interval says how many and why.  The first drop is logged at once.
+    """
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._pending: Counter[str] = Counter()
+        self._next = 0.0
+
+    def add(self, reason: str, count: int = 1) -> None:
+        """Record ``count`` messages dropped because of ``reason`` (a short phrase)."""
+        if count <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._pending[reason] += count
+            if now < self._next:
+                return
+            summary = ", ".join(f"{n} {why}" for why, n in sorted(self._pending.items()))
+            self._pending.clear()
+            self._next = now + self.interval
+        logger.warning("Dropped messages: %s", summary)
 
 
 @dataclass
@@ -101,6 +132,7 @@ class PlanningMixin:
     _round_robin: Any
     _local_stats: Counter[str]
     _local_stats_lock: Any
+    _drops: DropLog
 
     if TYPE_CHECKING:  # provided by BaseChannelLayer and the layer class
         from ..base import ChannelFull
@@ -285,12 +317,20 @@ class PlanningMixin:
                 continue
             deliveries.append(Delivery(envelope.channel, content, envelope.attempts))
         self._count_local("messages_expired", expired)
+        self._drops.add("expired before delivery", expired)
         return deliveries
 
-    @staticmethod
-    def _entries_from_pop(keys: Sequence[str], result: Any) -> list[tuple[str, bytes]]:
-        items = result or []
-        return [(keys[int(items[i]) - 1], items[i + 1]) for i in range(0, len(items), 2)]
+    def _entries_from_pop(self, keys: Sequence[str], result: Any) -> list[tuple[str, bytes]]:
+        """Entries of a POP script reply ``{expired, index, entry, index, entry...}``."""
+        items = result or [0]
+        self._drops.add("expired before delivery", int(items[0]))
+        return [(keys[int(items[i]) - 1], items[i + 1]) for i in range(1, len(items), 2)]
+
+    def _note_group_send(self, group: str, result: Any) -> None:
+        """Log members a group send skipped (``{sent, skipped}`` from the script)."""
+        if result and int(result[1]):
+            self._drops.add(f"skipped by send_group({group!r}): member at capacity",
+                            int(result[1]))
 
     @staticmethod
     def _entries_from_blmpop(result: Any) -> list[tuple[str, bytes]]:

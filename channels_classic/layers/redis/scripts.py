@@ -106,7 +106,7 @@ return 1
 #: Pop up to ``max`` live envelopes from the first lists that have any, skipping expired ones.
 #: KEYS: list 1..n, [global stats hash]
 #: ARGV: now_ms, max, n (number of lists), global stats ttl
-#: Returns a flat array ``{list index, envelope, list index, envelope, ...}``.
+#: Returns a flat array ``{expired dropped, list index, envelope, list index, envelope, ...}``.
 POP = LuaScript(
     "pop",
     _HELPERS
@@ -114,7 +114,7 @@ POP = LuaScript(
 local now = tonumber(ARGV[1])
 local wanted = tonumber(ARGV[2])
 local lists = tonumber(ARGV[3])
-local out = {}
+local out = {0}
 local got = 0
 local expired = 0
 for index = 1, lists do
@@ -135,6 +135,7 @@ for index = 1, lists do
   if got >= wanted then break end
 end
 bump(KEYS[lists + 1], 'messages_expired', expired, ARGV[4])
+out[1] = expired
 return out
 """,
 )

@@ -314,6 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.force_sync:
             logger.info("--force-sync is accepted for compatibility and has no effect")
         layer = import_layer(args.channel_layer)
+        if getattr(layer, "local_only", False):
+            logger.warning(
+                "%s is a process-local layer (%s): only consumers running inside this process "
+                "can answer; use the Redis layer to serve runworker processes",
+                args.channel_layer, type(layer).__name__,
+            )
         config = config_from_args(args, layer)
         stream = _open_access_log(args.access_log, args.verbosity)
     except (CliError, ConfigError) as exc:

@@ -364,3 +364,35 @@ def test_address_in_use_exits_1(tmp_path: Path) -> None:
             check=False)
     assert result.returncode == 1
     assert "Cannot start" in result.stderr and "Address already in use" in result.stderr
+
+
+def test_slow_header_and_idle_timeouts(tmp_path: Path) -> None:
+    running = start_server(tmp_path, "--request-head-timeout", "0.5", "--idle-timeout", "1")
+    try:
+        with running.connect() as slow:
+            slow.sendall(b"GET /echo HTTP/1.1\r\nHo")
+            started = time.monotonic()
+            assert raw_exchange(slow, b"").startswith(b"HTTP/1.1 408 ")
+            assert time.monotonic() - started < 5
+        with running.connect() as idle:
+            started = time.monotonic()
+            assert raw_exchange(idle, b"") == b""  # closed silently
+            assert 0.8 < time.monotonic() - started < 5
+    finally:
+        running.kill()
+
+
+def test_client_that_does_not_read_is_cut_and_memory_stays_bounded(tmp_path: Path) -> None:
+    running = start_server(tmp_path, "--max-outbound-buffer", "256K")
+    try:
+        sock = running.connect()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /big?size=40000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        line = running.wait_log("the client does not read its response", timeout=20)
+        assert line is not None
+        [disconnect] = running.wait_messages("http.disconnect")
+        assert disconnect["path"] == "/big"
+        sock.close()
+        assert get(running, "/echo")[0] == 200
+    finally:
+        running.kill()

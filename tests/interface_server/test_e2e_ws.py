@@ -235,3 +235,17 @@ def test_shutdown_closes_websockets_with_1001(tmp_path: Path) -> None:
     assert running.process.wait(15) == 0
     raw.close()
     running.kill()
+
+
+def test_websocket_client_that_does_not_read_is_closed_1013(tmp_path: Path) -> None:
+    running = start_server(tmp_path, "--max-outbound-buffer", "256K")
+    try:
+        raw = RawWebSocket(running, "/ws/echo")
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        channel = connect_message(running, "/ws/echo")["reply_channel"]
+        raw.send(b"flood:600:65536")  # ~40 MB that this client never reads
+        assert disconnect_for(running, str(channel))["code"] == 1013
+        assert running.wait_log("the client does not read") is not None
+        raw.close()
+    finally:
+        running.kill()

@@ -392,6 +392,8 @@ class LayerSender:
         blocked = self._blocked.get(item.channel)
         if blocked is None:
             blocked = self._blocked[item.channel] = _Blocked()
+            logger.debug("Channel %s is full: messages wait for room (up to %gs)", item.channel,
+                         self._admission_timeout)
             self._arm(item.channel, blocked)
         blocked.queue.append(item)
         self._parked_count += 1
@@ -457,6 +459,7 @@ class LayerSender:
             blocked.backoff = ADMISSION_BACKOFF_MIN
             if not blocked.queue:
                 del self._blocked[item.channel]
+                logger.debug("Channel %s has room again", item.channel)
                 return
             self._arm(item.channel, blocked, delay=0)
             return

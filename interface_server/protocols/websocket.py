@@ -125,6 +125,7 @@ class WebSocketProtocol(WebSocketServerProtocol):
         self._local_close_code: int | None = None
         self._pending_bytes = 0
         self._pending_count = 0
+        self._held_disconnect: dict[str, Any] | None = None
         self._last_inbound = ctx.clock.seconds()
         self._connect_call: Any = None
         self._lifetime_call: Any = None
@@ -366,12 +367,14 @@ class WebSocketProtocol(WebSocketServerProtocol):
                 self._forward(action)
             elif isinstance(action, ForwardDisconnect):
                 self.ctx.stats.count_close(action.code)
-                self.ctx.sender.send(
-                    "websocket.disconnect",
-                    {"reply_channel": self.reply_channel, "code": action.code,
-                     "path": self.path, "order": action.order},
-                    self._disconnect_done,
-                )
+                message = {"reply_channel": self.reply_channel, "code": action.code,
+                           "path": self.path, "order": action.order}
+                if self._pending_count:
+                    # Frames of this socket still wait for the layer: the disconnect goes
+                    # after them, so the app never sees it before the last receive.
+                    self._held_disconnect = message
+                else:
+                    self.ctx.sender.send("websocket.disconnect", message, self._disconnect_done)
             elif isinstance(action, CancelConnect):
                 if self._connect_item is not None:
                     self._connect_item.cancel()
@@ -435,6 +438,9 @@ class WebSocketProtocol(WebSocketServerProtocol):
         def done(error: BaseException | None) -> None:
             self._pending_bytes -= size
             self._pending_count -= 1
+            if self._pending_count == 0 and self._held_disconnect is not None:
+                held, self._held_disconnect = self._held_disconnect, None
+                self.ctx.sender.send("websocket.disconnect", held, self._disconnect_done)
             if self._pending_count <= _MAX_PENDING_MESSAGES // 2 and (
                 self._pending_bytes <= self.config.max_ws_message_size // 2
             ):

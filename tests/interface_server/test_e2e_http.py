@@ -249,13 +249,14 @@ def _burst(server: RunningServer, count: int, path: str) -> list[int]:
 def test_256_concurrent_requests_at_default_capacity_are_all_served(tmp_path: Path) -> None:
     """The app is paused while 256 requests arrive: 100 fill http.request (default capacity)
     and 156 wait in the admission queue; when the app resumes, every one gets its 200."""
-    running = start_server(tmp_path)
+    running = start_server(tmp_path, "-v", "2")
     try:
         running.control("/pause")
         outcome: list[list[int]] = []
         burst = threading.Thread(target=lambda: outcome.append(_burst(running, 256, "/echo")))
         burst.start()
-        time.sleep(1.5)
+        assert running.wait_log("Channel http.request is full", timeout=30) is not None
+        time.sleep(0.5)  # let the rest of the burst arrive and queue up
         running.control("/resume")
         burst.join(120)
         assert outcome and outcome[0].count(200) == 256, outcome

@@ -199,7 +199,7 @@ def test_timeouts(tmp_path: Path) -> None:
 def test_256_websockets_at_default_capacity_are_all_served(tmp_path: Path) -> None:
     """256 handshakes arrive while the app is paused (capacity 100): all are accepted once it
     resumes, and each then echoes, with no 1013 or 503."""
-    running = start_server(tmp_path)
+    running = start_server(tmp_path, "-v", "2")
     results: list[object] = [None] * 256
     try:
         running.control("/pause")
@@ -216,7 +216,8 @@ def test_256_websockets_at_default_capacity_are_all_served(tmp_path: Path) -> No
         threads = [threading.Thread(target=one, args=(i,)) for i in range(256)]
         for thread in threads:
             thread.start()
-        time.sleep(1.5)
+        assert running.wait_log("Channel websocket.connect is full", timeout=30) is not None
+        time.sleep(0.5)  # let the rest of the burst arrive and queue up
         running.control("/resume")
         for thread in threads:
             thread.join(90)

@@ -348,6 +348,23 @@ def test_receive_refused_by_a_full_layer_closes_1013() -> None:
     assert [d["code"] for d in ws.disconnects()] == [1013]
 
 
+def test_disconnect_waits_for_the_sockets_parked_receives() -> None:
+    h = Harness(capacity=1, admission_timeout=30)
+    ws = Socket(h)
+    ws.accept()
+    for n in range(3):
+        ws.send(str(n).encode())
+    ws.lose()
+    h.flush()
+    assert ws.disconnects() == []  # receives 2 and 3 still wait for room
+    seen: list[int] = []
+    for _ in range(50):
+        seen += [m["order"] for m in ws.receives()]
+        h.clock.advance(0.25)
+    assert seen == [1, 2, 3]
+    assert [(d["code"], d["order"]) for d in ws.disconnects()] == [(1006, 4)]
+
+
 def test_many_waiting_receives_pause_reading() -> None:
     h = Harness(capacity=1, admission_timeout=30)
     ws = Socket(h)

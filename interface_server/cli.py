@@ -238,13 +238,6 @@ def config_from_args(
         websocket_timeout = float(getattr(layer, "group_expiry", None) or
                                   defaults.DEFAULT_WEBSOCKET_TIMEOUT)
     websocket_timeout = _no_limit(websocket_timeout)
-    group_expiry = getattr(layer, "group_expiry", None)
-    if group_expiry and (websocket_timeout is None or websocket_timeout > group_expiry):
-        logger.warning(
-            "--websocket_timeout (%s) is longer than the layer's group_expiry (%ss): sockets "
-            "that live longer silently stop receiving group messages",
-            "no limit" if websocket_timeout is None else f"{websocket_timeout:g}s", group_expiry,
-        )
     trusted = parse_networks(args.trusted_proxies or list(defaults.DEFAULT_TRUSTED_PROXIES))
     return ServerConfig(
         endpoints=tuple(endpoints),
@@ -271,6 +264,24 @@ def config_from_args(
         admission_queue_limit=args.admission_queue_limit,
         server_name=args.server_name,
     )
+
+
+def warn_about(config: ServerConfig, layer: Any, layer_path: str) -> None:
+    """Log settings that work but are probably not what the user wants."""
+    if getattr(layer, "local_only", False):
+        logger.warning(
+            "%s is a process-local layer (%s): only consumers running inside this process "
+            "can answer; use the Redis layer to serve runworker processes",
+            layer_path, type(layer).__name__,
+        )
+    group_expiry = getattr(layer, "group_expiry", None)
+    timeout = config.websocket_timeout
+    if group_expiry and (timeout is None or timeout > group_expiry):
+        logger.warning(
+            "--websocket_timeout (%s) is longer than the layer's group_expiry (%ss): sockets "
+            "that live longer silently stop receiving group messages",
+            "no limit" if timeout is None else f"{timeout:g}s", group_expiry,
+        )
 
 
 def configure_logging(verbosity: int) -> None:
@@ -314,17 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.force_sync:
             logger.info("--force-sync is accepted for compatibility and has no effect")
         layer = import_layer(args.channel_layer)
-        if getattr(layer, "local_only", False):
-            logger.warning(
-                "%s is a process-local layer (%s): only consumers running inside this process "
-                "can answer; use the Redis layer to serve runworker processes",
-                args.channel_layer, type(layer).__name__,
-            )
         config = config_from_args(args, layer)
         stream = _open_access_log(args.access_log, args.verbosity)
     except (CliError, ConfigError) as exc:
         print(f"interface-server: error: {exc}", file=sys.stderr)
         return 2
+    warn_about(config, layer, args.channel_layer)
     from .access import AccessLogGenerator
     from .server import Server, install_reactor
 

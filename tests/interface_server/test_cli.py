@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from channels_classic.layers.inmemory import InMemoryChannelLayer
-from interface_server.cli import CliError, build_parser, config_from_args, import_layer
+from interface_server.cli import (
+    CliError,
+    build_parser,
+    config_from_args,
+    import_layer,
+    warn_about,
+)
 from interface_server.config import ConfigError, ServerConfig
 
 LAYER = InMemoryChannelLayer(group_expiry=3600)
@@ -77,10 +83,15 @@ def test_every_flag_reaches_the_config() -> None:
     assert result.server_name == "edge" and result.ws_protocols == ("a", "b")
 
 
-def test_long_websocket_timeout_warns(caplog: pytest.LogCaptureFixture) -> None:
+def test_warnings(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="interface_server"):
-        config("--websocket_timeout", "7200")
+        warn_about(config("--websocket_timeout", "7200"), LAYER, "x:y")
     assert "longer than the layer's group_expiry" in caplog.text
+    assert "process-local layer (InMemoryChannelLayer)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="interface_server"):
+        warn_about(config("--websocket_timeout", "60"), object(), "x:y")
+    assert caplog.text == ""
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def room_group(room: str) -> str:
     """Group name of a room (room names are URL slugs, valid in group names)."""
-    return "chat-%s" % room
+    return f"chat-{room}"
 
 
 def display_name(message) -> str:
@@ -33,7 +33,7 @@ def display_name(message) -> str:
     if user is not None and user.is_authenticated:
         return user.get_username()
     digest = hashlib.sha1(message.reply_channel.name.encode()).hexdigest()
-    return "guest-%s" % digest[:4]
+    return f"guest-{digest[:4]}"
 
 
 def send_json(channel, payload: dict) -> None:
@@ -58,8 +58,8 @@ def ws_receive(message, room):
     text = parse_chat_frame(message.content.get("text"))
     if text is None:
         send_json(message.reply_channel, {
-            "error": 'Send JSON like {"message": "hello"} (at most %d characters).'
-            % MAX_MESSAGE_LENGTH,
+            "error": 'Send JSON like {"message": "hello"} '
+            f"(at most {MAX_MESSAGE_LENGTH} characters).",
         })
         return
     Channel("chat-messages").send({

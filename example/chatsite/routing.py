@@ -1,9 +1,9 @@
 """Channel routing for the site: the chat's WebSockets and its message-processing channel."""
 
-from channels_classic.routing import include, route
-
 from chat.consumers import msg_consumer
 from chat.routing import websocket_routing
+
+from channels_classic.routing import include, route
 
 channel_routing = [
     # The seeds' WebSocket URL: /ws/chat/<room>/

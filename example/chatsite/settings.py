@@ -11,15 +11,25 @@ Everything that differs between a laptop and a production host comes from the en
                    to SQLite next to manage.py.
 ``REDIS_URL``      Channel layer.  Unset → the in-memory layer (``runserver`` only).
 ``CSRF_TRUSTED_ORIGINS``  Comma-separated origins, e.g. ``https://chat.example.com``.
+``SECURE_COOKIES`` With DEBUG off, session and CSRF cookies are ``Secure`` (HTTPS only) unless
+                   this is ``0``: set it to ``0`` only to try production settings over plain
+                   HTTP.
+``LOG_LEVEL``      Root log level (``INFO``).
 =================  ==========================================================================
+
+Which clients use HTTPS is decided by the interface server, not by a header Django would trust
+from anyone: the Procfile's web process runs with ``--proxy-headers``, so a TLS-terminating proxy
+listed in ``--proxy-headers-trusted`` (``TRUSTED_PROXIES``) makes requests ``https``.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -41,13 +51,31 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def sqlite_options() -> dict[str, object]:
+    """SQLite settings for several worker processes writing at once.
+
+    WAL lets readers run while one process writes; a write transaction takes the write lock
+    when it begins (``IMMEDIATE``) instead of failing with "database is locked" when it tries
+    to upgrade a read lock; and a writer waits up to 20 s for the lock instead of Python's 5 s.
+    """
+    options: dict[str, object] = {"timeout": 20}
+    if django.VERSION >= (5, 1):
+        options["init_command"] = "PRAGMA journal_mode=WAL;"
+        options["transaction_mode"] = "IMMEDIATE"
+    return options
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Turn a ``DATABASE_URL`` into a Django DATABASES entry (SQLite and PostgreSQL)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         # sqlite:///relative/or/absolute/path ; sqlite:// alone means in memory
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path or ":memory:",
+            "OPTIONS": sqlite_options(),
+        }
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",
@@ -68,7 +96,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "Set the SECRET_KEY environment variable (or DEBUG=1 for local development)."
         )
-    SECRET_KEY = "development-only-key-not-for-production"  # noqa: S105
+    SECRET_KEY = "development-only-key-not-for-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -87,6 +115,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_URL (the admin's CSS and JS) in production; see "Static files" below.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,8 +155,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Static files: WhiteNoise (example/requirements.txt) serves the installed apps' files straight
+# from the apps, so the site works without a collectstatic step.  After ``collectstatic`` it
+# serves STATIC_ROOT too; until then that directory does not exist, which is expected.
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: .*staticfiles", category=UserWarning)
+try:
+    import whitenoise  # noqa: F401
+except ImportError:  # development without it: runserver serves static files under DEBUG
+    MIDDLEWARE.remove("whitenoise.middleware.WhiteNoiseMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "chat:index"
 
@@ -153,7 +192,6 @@ else:
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_flag("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_flag("SECURE_COOKIES", True)
 

@@ -27,6 +27,7 @@ Timers are per connection ``callLater`` calls on the injected clock: the request
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -186,6 +187,12 @@ class HttpProtocol(Protocol):
         self.client = address_pair(transport.getPeer())
         self.server = address_pair(transport.getHost())
         self.secure = ISSLTransport.providedBy(transport)
+        # Twisted already merges the writes of one reactor turn; Nagle would only delay the
+        # chunks of a streamed response behind the client's delayed ACKs.
+        set_no_delay = getattr(transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            with contextlib.suppress(OSError):
+                set_no_delay(True)
         transport.registerProducer(self, True)
         self.ctx.connections.add(self)
         self._last_data = self.ctx.clock.seconds()

@@ -128,3 +128,22 @@ def record_commands(url: str) -> Iterator[RecordedCommands]:
         client.close()
     if failure:
         raise failure[0]
+
+
+def wait_until_blocked(urls: Iterable[str], timeout: float = 10.0) -> None:
+    """Return once every server in ``urls`` has a client blocked in ``BLMPOP``."""
+    import time
+
+    for url in urls:
+        client = redis.Redis.from_url(url)
+        try:
+            deadline = time.monotonic() + timeout
+            while not any(
+                "b" in entry["flags"] and entry["cmd"] == "blmpop"
+                for entry in client.client_list()
+            ):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no client blocked in BLMPOP on {url}")
+                time.sleep(0.01)
+        finally:
+            client.close()

@@ -9,7 +9,7 @@ import pytest
 
 from channels_classic.layers import Delivery
 from channels_classic.layers.redis import RedisChannelLayer
-from tests.layers.helpers import record_commands, run_async
+from tests.layers.helpers import record_commands, run_async, wait_until_blocked
 
 pytestmark = pytest.mark.redis
 
@@ -28,13 +28,13 @@ def test_clients_bind_lazily_to_each_running_loop(make_redis_layer: MakeRedis) -
 
 
 def test_cancelling_a_receive_does_not_lose_the_message_its_pop_takes(
-    make_redis_layer: MakeRedis,
+    make_redis_layer: MakeRedis, redis_url: str
 ) -> None:
     layer = make_redis_layer(receive_timeout=30)
 
     async def body() -> list[Delivery]:
         waiting = asyncio.create_task(layer.fetch_async(["cancel-me"]))
-        await asyncio.sleep(0.1)  # the BLMPOP is now blocked on the server
+        await asyncio.to_thread(wait_until_blocked, [redis_url])
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
@@ -111,7 +111,7 @@ def test_close_async_unblocks_pops_promptly_and_keeps_the_layer_usable(
 
     async def body() -> float:
         waiting = asyncio.create_task(layer.fetch_async(["idle", "idle.proc!"]))
-        await asyncio.sleep(0.1)  # three BLMPOPs are now blocked, one per shard
+        await asyncio.to_thread(wait_until_blocked, redis_shard_urls)  # one BLMPOP per shard
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from channels_classic.layers import ChannelFull, Delivery
 from channels_classic.layers.redis import RedisChannelLayer
 from channels_classic.layers.redis.serializers import pack_envelope
 from tests.layers.conftest import FakeClock
-from tests.layers.helpers import all_keys, record_commands, run_async
+from tests.layers.helpers import all_keys, record_commands, run_async, wait_until_blocked
 
 pytestmark = pytest.mark.redis
 
@@ -336,3 +337,17 @@ def test_channel_full_from_redis_layer_is_the_module_class(make_redis_layer: Mak
     with pytest.raises(ChannelFull):
         layer.send("one", {"n": 2})
     assert run_async([layer], lambda: layer.fetch_async(["one"])) == [Delivery("one", {"n": 1})]
+
+
+def test_close_ends_a_blocked_receive_promptly(redis_url: str, clock: FakeClock) -> None:
+    layer = RedisChannelLayer(hosts=[redis_url], receive_timeout=30, clock=clock)
+    layer.identity()
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(layer.fetch(["idle"], block=True)))
+    thread.start()
+    wait_until_blocked([redis_url])
+    begin = time.monotonic()
+    layer.close()  # CLIENT UNBLOCK: the receive returns empty, not after 30 s, not an error
+    thread.join(timeout=10)
+    assert outcome == [[]]
+    assert time.monotonic() - begin < 5

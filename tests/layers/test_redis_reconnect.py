@@ -11,7 +11,7 @@ import pytest
 
 from channels_classic.layers import Delivery, LayerUnavailable
 from channels_classic.layers.redis import RedisChannelLayer
-from tests.layers.helpers import run_async
+from tests.layers.helpers import run_async, wait_until_blocked
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -84,7 +84,7 @@ def test_blocked_receive_fails_fast_when_the_server_dies(
 
     thread = threading.Thread(target=receive)
     thread.start()
-    time.sleep(0.2)  # let the BLMPOP start
+    wait_until_blocked([server.url])
     begin = time.monotonic()
     server.stop()
     thread.join(timeout=QUICKLY)

@@ -47,6 +47,7 @@ class AsyncMixin:
     _loops_lock: threading.Lock
     _pop_name: str
     _loop_numbers: itertools.count[int]
+    _closed: bool
 
     if TYPE_CHECKING:  # provided by the other halves of the layer
         def _topology(self) -> Topology: ...
@@ -164,7 +165,7 @@ class AsyncMixin:
         while True:
             entries = await self._pop_blocking_async(loop, by_shard, max_messages, window_end)
             deliveries = self._deliver(entries)
-            if deliveries or time.monotonic() >= window_end:
+            if deliveries or self._closed or time.monotonic() >= window_end:
                 return deliveries
 
     async def _pop_blocking_async(

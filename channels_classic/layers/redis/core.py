@@ -57,6 +57,7 @@ __all__ = ["RedisChannelLayer"]
 
 logger = logging.getLogger("channels_classic.layers.redis")
 
+
 class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
     """Channel layer on Redis >= 7.0; see the package docstring.
 
@@ -304,8 +305,8 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
                 entries = self._pop_blocking_many(by_shard, max_messages, window_end)
             received = self._deliver(entries)
             # Everything popped may have expired or been undecodable: wait on, within the
-            # same window.
-            if received or time.monotonic() >= window_end:
+            # same window (unless close() ended the wait).
+            if received or self._closed or time.monotonic() >= window_end:
                 return received
 
     def _pop_now(self, by_shard: dict[int, list[str]], wanted: int) -> list[tuple[str, bytes]]:
@@ -340,7 +341,7 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         if buffered:
             return buffered
         remaining = window_end - time.monotonic()
-        if remaining < MIN_BLOCK:
+        if remaining < MIN_BLOCK or self._closed:
             return []
         keys = list(keys)
         random.shuffle(keys)
@@ -367,7 +368,7 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
                 with state.lock:
                     waiter.event.clear()
                     taken = state.take(all_keys, wanted)
-                    if taken:
+                    if taken or self._closed:
                         return taken
                     now = time.monotonic()
                     inflight = state.inflight(kind, keyset, shards)
@@ -536,11 +537,13 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         with the process buffer.
         """
         self._closed = True
+        if self._topo is not None:
+            # Threads blocked in BLMPOP (pool threads, or worker threads still receiving)
+            # return at once, empty-handed, instead of failing on a closed connection.
+            for shard in self._topo.shards:
+                shard.unblock_pops()
         executor, self._executor = self._executor, None
         if executor is not None:
-            if self._topo is not None:
-                for shard in self._topo.shards:
-                    shard.unblock_pops()
             executor.shutdown(wait=False, cancel_futures=True)
         if self._topo is not None:
             for shard in self._topo.shards:

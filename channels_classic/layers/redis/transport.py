@@ -231,6 +231,7 @@ class SyncShard:
             }
         )
         self._held = threading.local()
+        self.blocking_used = False
 
     def _call(self, client: redis.Redis, *args: Any) -> Any:
         """One command on this thread's own connection of ``client``'s pool.
@@ -313,6 +314,7 @@ class SyncShard:
 
     def blmpop(self, keys: Sequence[str], timeout: float, count: int) -> Any:
         """``BLMPOP timeout n keys... LEFT COUNT count``: ``[key, [entries]]`` or None."""
+        self.blocking_used = True
         with translate_errors(self.label):
             self._ensure_checked()
             return self._call(
@@ -366,6 +368,8 @@ class SyncShard:
         (and its reply is delivered) or returns nothing, so no message is lost.  Best effort:
         without the rights to list clients, the pops simply run to their timeout.
         """
+        if not self.blocking_used:
+            return
         with contextlib.suppress(Exception):
             for client in self.commands.client_list():
                 if client.get("name") == self.pop_client_name and "b" in client.get("flags", ""):

@@ -43,6 +43,7 @@ from channels_classic.message import (
     discard_pending,
 )
 from channels_classic.signals import consumer_finished, consumer_started
+from channels_classic.utils import name_that_thing
 
 __all__ = ["DEFAULT_CONSUME_LATER_LIMIT", "Outcome", "Result", "dispatch", "name_that_thing"]
 
@@ -73,17 +74,6 @@ class Result:
     duration: float = 0.0
     dropped_sends: list[tuple[str, str]] = field(default_factory=list)
     error: BaseException | None = None
-
-
-def name_that_thing(thing: Any) -> str:
-    """A readable dotted name for a consumer (function, class, instance or bound method)."""
-    if hasattr(thing, "__self__") and hasattr(thing, "__func__"):
-        owner = thing.__self__
-        owner_name = owner.__name__ if isinstance(owner, type) else type(owner).__name__
-        return f"{owner.__module__}.{owner_name}.{thing.__func__.__name__}"
-    if hasattr(thing, "__qualname__") and hasattr(thing, "__module__"):
-        return f"{thing.__module__}.{thing.__qualname__}"
-    return f"{type(thing).__module__}.{type(thing).__qualname__}"
 
 
 def dispatch(

@@ -532,9 +532,10 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
     def close(self) -> None:
         """Disconnect the sync clients and stop the pop threads.
 
-        Call :meth:`close_async` on an event loop first to close that loop's clients.  Stop
-        receiving before closing: entries a multi-shard pop brings back after this are lost
-        with the process buffer.
+        Call :meth:`close_async` on an event loop first to close that loop's clients.
+        Entries that pops took out of Redis but no receive has returned yet (a multi-shard
+        receive buffers what other shards answer) are pushed back to the head of their
+        lists, so closing a layer loses no message.
         """
         self._closed = True
         if self._topo is not None:
@@ -544,10 +545,25 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
                 shard.unblock_pops()
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            # Unblocked pops return at once (at worst after one block period when the
+            # server refuses CLIENT UNBLOCK); waiting lets their entries reach the buffer.
+            executor.shutdown(wait=True, cancel_futures=True)
         if self._topo is not None:
+            self._requeue_buffered()
             for shard in self._topo.shards:
                 shard.close()
+
+    def _requeue_buffered(self) -> None:
+        """Give every buffered entry back to the shard it was popped from."""
+        shards = self._topology().shards
+        for shard, key, entries in self._pops.drain():
+            try:
+                shards[shard].requeue(key, entries, self._list_ttl_ms)
+            except Exception as exc:  # the shard is gone: nothing else can be done
+                logger.warning(
+                    "Could not return %d received message(s) to %s on close: %s",
+                    len(entries), shards[shard].label, exc,
+                )
 
     def __repr__(self) -> str:
         topo = self._topo

@@ -101,6 +101,8 @@ class PopState:
         self.lock = threading.Lock()
         self._clock_ms = clock_ms
         self._buffer: dict[str, deque[bytes]] = {}
+        #: The shard each buffered list key was popped from, to give entries back on close.
+        self._origin: dict[str, int] = {}
         self._size = 0
         self._next_purge = 0.0
         #: Buffered entries dropped because they expired before anyone asked for them.
@@ -150,7 +152,21 @@ class PopState:
         """Forget every buffered entry (``flush``)."""
         with self.lock:
             self._buffer.clear()
+            self._origin.clear()
             self._size = 0
+
+    def drain(self) -> list[tuple[int, str, list[bytes]]]:
+        """Remove every buffered entry: ``(shard it came from, list key, entries in order)``."""
+        with self.lock:
+            drained = [
+                (self._origin.get(key, 0), key, list(queue))
+                for key, queue in self._buffer.items()
+                if queue
+            ]
+            self._buffer.clear()
+            self._origin.clear()
+            self._size = 0
+        return drained
 
     def _purge_expired(self, now: float) -> None:
         """Drop expired entries nobody asked for, so the buffer stays bounded (lock held)."""
@@ -246,6 +262,7 @@ class PopState:
                 del self._inflight[key]
             for list_key, entry in entries:
                 self._buffer.setdefault(list_key, deque()).append(entry)
+                self._origin[list_key] = shard
             self._size += len(entries)
             self._purge_expired(now)
             if error is None:

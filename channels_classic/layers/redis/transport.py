@@ -285,6 +285,18 @@ class SyncShard:
                 self.commands.script_load(call[0].source)
                 return self._call(self.commands, *_evalsha_args(call))
 
+    def requeue(self, key: str, entries: Sequence[bytes], ttl_ms: int) -> None:
+        """Put popped ``entries`` back at the head of ``key``, in their original order.
+
+        Used when the layer closes with entries popped but not yet handed to any receiver;
+        the envelopes still carry their own expiry, so nothing stale is resurrected.
+        """
+        with translate_errors(self.label):
+            pipe = self.commands.pipeline(transaction=True)
+            pipe.lpush(key, *reversed(entries))
+            pipe.pexpire(key, ttl_ms)
+            pipe.execute()
+
     def evalsha_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
         """Run several scripts in one pipelined round trip.
 

@@ -1,0 +1,1 @@
+"""The Django view and URLs both benchmark projects serve."""

@@ -1,0 +1,1 @@
+"""The channels_classic side of the benchmark: routing, consumers and the layer."""

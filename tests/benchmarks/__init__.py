@@ -1,0 +1,1 @@
+"""Tests of the benchmark tooling (pure parts only: parsing, accounting, reports)."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
@@ -50,6 +51,7 @@ from .._http_state import (
     Finish,
     HttpReplyMachine,
     Ignore,
+    ReplyState,
     SendBody,
     SendError,
     StartResponse,
@@ -121,9 +123,12 @@ class _Cycle:
     disconnect_sent: bool = False
     response_done: bool = False
     status: int | None = None
-    size: int = 0
+    size: int = 0  # body bytes handed to the transport
     timeout_call: Any = None
     prepared: Any = None  # the h11.Response built (and validated) from the app's message
+    #: Body length the response declared in ``content-length``, when it did.
+    declared_length: int | None = None
+    logged: bool = False  # the access-log line was written
 
     @property
     def is_head(self) -> bool:
@@ -230,7 +235,10 @@ class HttpProtocol(Protocol):
         else:
             cycle = self.cycle
             if cycle is not None and not cycle.response_done:
-                self._end_unfinished(cycle, "client disconnected")
+                if self._sent_in_full(cycle):
+                    self._complete_on_wire(cycle)
+                else:
+                    self._end_unfinished(cycle, "client disconnected")
         self.ctx.connection_closed(self)
 
     # IPushProducer: called by the transport about *our writes*.
@@ -478,6 +486,10 @@ class HttpProtocol(Protocol):
         cycle.client_gone = True
         self._cancel_cycle_timer(cycle)
         self.ctx.release_reply_channel(cycle.reply_channel)
+        if cycle.status is not None:
+            # A response that started and was cut still gets its access-log line, with the
+            # body bytes that were actually sent.
+            self._log_complete(cycle)
         if not cycle.request_sent:
             return
         if cycle.admitted:
@@ -535,6 +547,8 @@ class HttpProtocol(Protocol):
                                           reason=_phrase(reply.status).encode("ascii"))
         except h11.LocalProtocolError as exc:
             raise InvalidReply(str(exc)) from None
+        # h11 has checked that every content-length value is the same number.
+        cycle.declared_length = _content_length(headers)
         return ResponseStart(reply.status, tuple(headers), reply.content, reply.more_content)
 
     def _apply(self, cycle: _Cycle, actions: list[Action]) -> None:
@@ -549,10 +563,10 @@ class HttpProtocol(Protocol):
                     reason=_phrase(action.status).encode("ascii"))
                 self._send_h11(response)
             elif isinstance(action, SendBody):
-                if not cycle.bodyless:
-                    cycle.size += len(action.data)
-                    if not self._send_h11(h11.Data(data=action.data)):
-                        return
+                if not cycle.bodyless and not self._send_h11(
+                    h11.Data(data=action.data), _counter(cycle, len(action.data))
+                ):
+                    return
             elif isinstance(action, Finish):
                 if self._send_h11(h11.EndOfMessage()):
                     self._finish_cycle(cycle)
@@ -574,7 +588,7 @@ class HttpProtocol(Protocol):
             else:
                 logger.debug("%s %s: %s", cycle.method.decode(), cycle.info.path, action.reason)
 
-    def _send_h11(self, event: Any) -> bool:
+    def _send_h11(self, event: Any, on_written: Callable[[], None] | None = None) -> bool:
         try:
             data = self.conn.send(event)
         except h11.LocalProtocolError as exc:
@@ -588,8 +602,30 @@ class HttpProtocol(Protocol):
         if data:
             if isinstance(event, (h11.Response, h11.InformationalResponse)):
                 data = _lower_header_names(data)
-            self._write(data)
+            self._write(data, on_written)
         return True
+
+    def _sent_in_full(self, cycle: _Cycle) -> bool:
+        """True when the client has every byte of the response although the app has not
+        sent its last message yet: a bodyless response whose head went out, or a streamed
+        response whose ``content-length`` bytes all went out."""
+        if cycle.status is None or cycle.machine.state is not ReplyState.BODY:
+            return False
+        if cycle.bodyless:
+            return True
+        return cycle.declared_length is not None and cycle.size >= cycle.declared_length
+
+    def _complete_on_wire(self, cycle: _Cycle) -> None:
+        """The client left after receiving the whole response (it had all the bytes the
+        ``content-length`` promised): the request is complete, not cut, so it gets its
+        access-log line and no ``http.disconnect``; the app's closing message is dropped."""
+        cycle.response_done = True
+        self._cancel_cycle_timer(cycle)
+        self.ctx.release_reply_channel(cycle.reply_channel)
+        self.ctx.stats.http_responses += 1
+        self._log_complete(cycle)
+        logger.debug("%s %s: the client left after the whole response, before the app's "
+                     "last message", cycle.method.decode(), cycle.info.path)
 
     def _finish_cycle(self, cycle: _Cycle) -> None:
         cycle.response_done = True
@@ -624,6 +660,9 @@ class HttpProtocol(Protocol):
         self._process()
 
     def _log_complete(self, cycle: _Cycle) -> None:
+        if cycle.logged:
+            return
+        cycle.logged = True
         self.ctx.log_action(
             "http",
             "complete",
@@ -669,11 +708,19 @@ class HttpProtocol(Protocol):
         self._write(payload)
         self._close_after_flush()
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, on_written: Callable[[], None] | None = None) -> None:
         transport = self.transport
         if transport is None or self._closed:
             return
-        self.outbound.submit(len(data), lambda: transport.write(data))
+        if on_written is None:
+            self.outbound.submit(len(data), lambda: transport.write(data))
+            return
+
+        def write() -> None:
+            transport.write(data)
+            on_written()
+
+        self.outbound.submit(len(data), write)
 
     def _close_after_flush(self) -> None:
         self._closing = True
@@ -776,6 +823,16 @@ class HttpProtocol(Protocol):
         self.ws = protocol
         protocol.makeConnection(self.transport)
         protocol.dataReceived(raw + trailing)
+
+
+def _counter(cycle: _Cycle, size: int) -> Callable[[], None]:
+    """Adds ``size`` to the body bytes of ``cycle`` once they reach the transport (bytes
+    held for a slow reader and then dropped are not counted as sent)."""
+
+    def written() -> None:
+        cycle.size += size
+
+    return written
 
 
 def _phrase(status: int) -> str:

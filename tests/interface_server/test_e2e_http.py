@@ -174,6 +174,30 @@ def test_access_log_on_stdout(server: RunningServer) -> None:
                         r"200 \d+", line)
 
 
+def test_access_log_for_a_client_leaving_after_a_content_length_stream(
+    server: RunningServer,
+) -> None:
+    """The client reads every declared byte and closes before the app's last (empty)
+    message: a complete request in the access log, and no http.disconnect for the app."""
+    server.control("/clear")
+    with server.connect() as sock:
+        sock.sendall(b"GET /stream?chunks=2&size=7&tail=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = read_response(sock)
+    assert b"content-length: 21" in head and body == b"s" * 7 + b"c" * 14
+    assert server.wait_log(r'"GET /stream" 200 21$', stream="stdout") is not None
+    [complete] = server.wait_messages("http.request")
+    # A request cut mid-stream is logged too, with the bytes that were actually sent.
+    with server.connect() as sock:
+        sock.sendall(b"GET /stream?chunks=2&size=9&delay=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw_exchange(sock, b"", until=b"s" * 9)
+    assert server.wait_log(r'"GET /stream" 200 9$', stream="stdout") is not None
+    cut = server.wait_messages("http.request", 2)[1]
+    assert cut["reply_channel"] != complete["reply_channel"]
+    time.sleep(0.5)  # the first response's last message has come and gone by now
+    disconnects = server.wait_messages("http.disconnect")
+    assert [d["reply_channel"] for d in disconnects] == [cut["reply_channel"]]
+
+
 def test_proxy_headers_from_trusted_and_untrusted_peers(tmp_path: Path) -> None:
     trusted = start_server(tmp_path, "--proxy-headers")
     untrusted = start_server(tmp_path, "--proxy-headers", "--proxy-headers-trusted", "10.0.0.0/8")

@@ -265,6 +265,78 @@ def test_client_leaving_before_the_response_sends_disconnect() -> None:
         {"reply_channel": message["reply_channel"], "path": "/poll"}]
     h.reply(message["reply_channel"], {"status": 200})
     assert h.ctx.stats.unknown_replies == 1
+    assert h.actions == []  # no response ever started: nothing for the access log
+
+
+def test_client_leaving_after_every_declared_byte_completes_the_request() -> None:
+    """A streamed response with a content-length is complete for the client once those bytes
+    are out, even if the app's last (empty) message has not come yet: the client may close
+    then.  The request is logged as complete and the app gets no http.disconnect."""
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/file"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, headers=[[b"content-length", b"6"]], content=b"abc",
+            more_content=True)
+    respond(h, message, content=b"def", more_content=True)
+    assert transport.value().endswith(b"\r\n\r\nabcdef")
+    protocol.connectionLost(None)
+    [(_, action, details)] = h.actions
+    assert (action, details["status"], details["size"]) == ("complete", 200, 6)
+    assert h.app_messages("http.disconnect") == []
+    assert h.ctx.stats.http_responses == 1
+    respond(h, message, content=b"", more_content=False)  # the app's last message: dropped
+    assert h.ctx.stats.unknown_replies == 1
+
+
+def test_client_leaving_after_a_bodyless_head_completes_the_request() -> None:
+    h = Harness()
+    protocol, _ = h.connect()
+    protocol.dataReceived(request("/", method="HEAD"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, headers=[[b"content-length", b"100"]], content=b"x" * 10,
+            more_content=True)
+    protocol.connectionLost(None)
+    assert [(d["status"], d["size"]) for _, _, d in h.actions] == [(200, 0)]
+    assert h.app_messages("http.disconnect") == []
+
+
+def _cut_mid_stream(h: Harness, protocol: Any, transport: Any, message: dict[str, Any]) -> None:
+    protocol.connectionLost(None)
+
+
+def _second_response(h: Harness, protocol: Any, transport: Any, message: dict[str, Any]
+                     ) -> None:
+    respond(h, message, status=200, content=b"again")
+    assert transport.aborted
+
+
+def _slow_reader(h: Harness, protocol: Any, transport: Any, message: dict[str, Any]) -> None:
+    transport.producer.pauseProducing()
+    for _ in range(5):
+        respond(h, message, content=b"x" * 300, more_content=True)
+    assert transport.aborted
+
+
+@pytest.mark.parametrize("length", [None, b"100000"])
+@pytest.mark.parametrize("cut", [_cut_mid_stream, _second_response, _slow_reader])
+def test_cut_responses_get_an_access_log_line_and_a_disconnect(length: bytes | None,
+                                                               cut: Any) -> None:
+    h = Harness(max_outbound_buffer=1000)
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/stream"))
+    [message] = h.app_messages("http.request")
+    headers = [[b"content-length", length]] if length else []
+    respond(h, message, status=200, headers=headers, content=b"abc", more_content=True)
+    respond(h, message, content=b"de", more_content=True)
+    cut(h, protocol, transport, message)
+    protocol.connectionLost(None)
+    [(_, action, details)] = h.actions
+    assert (action, details["status"], details["path"]) == ("complete", 200, "/stream")
+    assert details["size"] == 5  # what was actually sent, not what was promised
+    assert h.app_messages("http.disconnect") == [
+        {"reply_channel": message["reply_channel"], "path": "/stream"}]
+    assert h.ctx.stats.http_responses == 0
 
 
 def test_full_request_channel_waits_then_answers_503() -> None:

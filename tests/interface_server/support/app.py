@@ -160,7 +160,7 @@ class TestApp:
             return
         if path == "/stream":
             self.stream(reply, int(query.get("chunks", "3")), float(query.get("delay", "0")),
-                        int(query.get("size", "5")))
+                        int(query.get("size", "5")), float(query.get("tail", "0")))
             return
         if path == "/status":
             self.reply(reply, {"status": int(query.get("code", "200")), "content": b"status"})
@@ -220,14 +220,22 @@ class TestApp:
         self.reply(reply, {"status": 200, "headers": [[b"content-type", b"application/json"]],
                            "content": content})
 
-    def stream(self, reply: str, chunks: int, delay: float, size: int) -> None:
-        self.reply(reply, {"status": 200, "content": b"s" * size, "more_content": True})
+    def stream(self, reply: str, chunks: int, delay: float, size: int, tail: float) -> None:
+        """Status + ``size`` bytes, then ``chunks`` chunks ``delay`` apart.  With ``tail``
+        the response declares its content-length and the last, empty message comes ``tail``
+        seconds after the last byte (as a file streamed in pieces ends)."""
+        headers = [[b"content-length", str(size * (chunks + 1)).encode()]] if tail else []
+        self.reply(reply, {"status": 200, "headers": headers, "content": b"s" * size,
+                           "more_content": True})
 
         def send_rest() -> None:
             for index in range(chunks):
                 time.sleep(delay)
                 self.reply(reply, {"content": b"c" * size,
-                                   "more_content": index < chunks - 1})
+                                   "more_content": bool(tail) or index < chunks - 1})
+            if tail:
+                time.sleep(tail)
+                self.reply(reply, {"content": b"", "more_content": False})
 
         threading.Thread(target=send_rest, daemon=True).start()
 

@@ -6,7 +6,9 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -90,14 +92,36 @@ def test_in_memory_runserver_serves_views_static_files_and_websockets(start):
     server.wait_for(r"Worker stopped; consumed=\d+ failed=0")
 
 
-def test_nostatic_nothreading_timeouts_and_script_name(start):
+def test_nostatic_nothreading_and_script_name(start):
     server = start("runserver", "0", "--noreload", "--nostatic", "--nothreading",
-                   "--http_timeout", "30", "--websocket_handshake_timeout", "3",
                    CC_TEST_DEBUG="1", CC_TEST_SCRIPT_NAME="/prefix")
     url = base_url(server)
     server.wait_for(r"Worker started with 1 thread,")
     assert get(url + "static/workerapp/site.css")[0] == 404
     assert get(url + "probe/root-path/") == (200, b"root_path='/prefix'")
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+
+
+def test_insecure_and_the_two_timeouts_take_effect(start):
+    """DEBUG is off: static files only with --insecure; --http_timeout answers 503 when a view
+    has not started its response in time; --websocket_handshake_timeout bounds a request head
+    (which includes a WebSocket opening handshake) with 408."""
+    server = start("runserver", "0", "--noreload", "--insecure", "--http_timeout", "1",
+                   "--websocket_handshake_timeout", "1")
+    url = base_url(server)
+    assert get(url + "static/workerapp/site.css") == (200, b"body { color: teal; }\n")
+    started = time.monotonic()
+    status, _ = get(url + "slow/?seconds=2")
+    assert status == 503 and time.monotonic() - started < 1.9
+    host, port = url[len("http://"):].rstrip("/").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /echo/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
+        started = time.monotonic()
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert 0.5 < time.monotonic() - started < 5
+    server.wait_for(r"HTTP GET /slow/ 503 \[")
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
 
@@ -153,6 +177,7 @@ def test_runserver_with_workers_on_redis(start, redis_url):
     server = start("runserver", "0", "--noreload", CC_TEST_REDIS_URL=redis_url)
     url = base_url(server)
     assert get(url + "hello/") == (200, b"Hello from /hello/")
+    assert get(url + "static/workerapp/site.css")[0] == 404  # DEBUG off, no --insecure
     server.signal(signal.SIGINT)
     assert server.wait() == 0
 

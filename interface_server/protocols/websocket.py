@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -404,7 +405,9 @@ class WebSocketProtocol(WebSocketServerProtocol):
         self.ctx.log_action("websocket", "rejected", self._details())
         handshake, self._handshake = self._handshake, None
         if handshake is not None:
-            handshake.errback(ConnectionDeny(action.status, action.reason))
+            # The client gets the standard phrase only: the reason (channel names, layer
+            # errors) is for the log, as with the HTTP error pages.
+            handshake.errback(ConnectionDeny(action.status, _phrase(action.status)))
 
     def _send_frame(self, payload: str | bytes) -> None:
         if isinstance(payload, str):
@@ -467,6 +470,13 @@ def _close_code_for(error: BaseException) -> int:
     if isinstance(error, LayerUnavailable):
         return 1011
     return 1011
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _cancel(call: Any) -> None:

@@ -19,12 +19,14 @@ import pytest
 
 from tests.interface_server.e2e import (
     ROOT,
+    RawWebSocket,
     ResponseReader,
     RunningServer,
     raw_exchange,
     read_response,
     start_server,
 )
+from tests.interface_server.support.app import decode
 
 pytestmark = pytest.mark.e2e
 
@@ -214,6 +216,16 @@ def test_proxy_headers_from_trusted_and_untrusted_peers(tmp_path: Path) -> None:
                 assert description["client"] == client
             else:
                 assert description["client"][0] == "127.0.0.1"
+            # The same headers on a WebSocket handshake: scheme wss, client from the proxy.
+            raw = RawWebSocket(running, "/ws/describe", headers=b"".join(
+                f"{name}: {value}\r\n".encode() for name, value in headers.items()))
+            frame = raw.recv()
+            raw.close()
+            assert frame is not None and frame[0] == 1
+            connect = decode(json.loads(frame[1]))
+            assert connect["scheme"] == ("wss" if client else "ws")
+            expected_client = client or ["127.0.0.1", connect["client"][1]]
+            assert connect["client"] == expected_client
     finally:
         trusted.kill()
         untrusted.kill()

@@ -15,6 +15,7 @@ import pytest
 import websocket
 
 from tests.interface_server.e2e import RawWebSocket, RunningServer, start_server
+from tests.interface_server.harness import upgrade_request
 
 pytestmark = pytest.mark.e2e
 
@@ -223,6 +224,43 @@ def test_256_websockets_at_default_capacity_are_all_served(tmp_path: Path) -> No
             thread.join(90)
         assert results == [f"hi {i}" for i in range(256)]
     finally:
+        running.kill()
+
+
+def test_true_overload_refuses_handshakes_503_and_closes_sockets_1013(tmp_path: Path) -> None:
+    """Capacity 10 and --admission-timeout 0.5 with the app paused: a socket whose 11th frame
+    finds no room is closed with 1013, and the 11th handshake gets 503.  Once the app resumes
+    it gets the ten frames in order, a websocket.disconnect with 1013, and the ten held
+    handshakes are accepted."""
+    running = start_server(tmp_path, "--admission-timeout", "0.5",
+                           env={"IS_TEST_CAPACITY": "10"})
+    sockets: list[socket.socket] = []
+    try:
+        busy = RawWebSocket(running, "/ws/busy")
+        assert busy.accepted
+        channel = connect_message(running, "/ws/busy")["reply_channel"]
+        running.control("/pause")
+        for n in range(15):
+            busy.send(f"m{n}".encode())
+        assert busy.recv_close_code() == 1013
+        busy.close()
+        for n in range(11):
+            sock = running.connect()
+            sock.sendall(upgrade_request(f"/ws/held{n}"))
+            sockets.append(sock)
+        assert running.wait_log(r"Refusing WebSocket /ws/held\d+: websocket.connect not "
+                                r"accepted by the layer") is not None
+        running.control("/resume")
+        heads = [sock.recv(4096).split(b"\r\n", 1)[0] for sock in sockets]
+        assert sorted(heads) == [b"HTTP/1.1 101 Switching Protocols"] * 10 + [
+            b"HTTP/1.1 503 Service Unavailable"]
+        assert disconnect_for(running, str(channel))["code"] == 1013
+        orders = [m["order"] for m in running.messages("websocket.receive")
+                  if m["reply_channel"] == channel]
+        assert orders == list(range(1, 11))
+    finally:
+        for sock in sockets:
+            sock.close()
         running.kill()
 
 

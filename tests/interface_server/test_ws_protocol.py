@@ -95,7 +95,7 @@ def test_reject_is_403_and_still_one_disconnect(message: dict[str, Any]) -> None
     h = Harness()
     ws = Socket(h)
     ws.reply(**message)
-    assert ws.transport.value().startswith(b"HTTP/1.1 403 ")
+    assert ws.transport.value().startswith(b"HTTP/1.1 403 Forbidden\r\n")
     assert ws.disconnects() == [{"reply_channel": ws.reply_channel, "code": 1006,
                                  "path": "/ws", "order": 1}]
     ws.lose()
@@ -326,7 +326,8 @@ def test_connect_refused_by_a_full_layer_is_503() -> None:
     h.flush()
     for _ in range(6):
         h.clock.advance(0.25)
-    assert transport.value().startswith(b"HTTP/1.1 503 ")
+    assert transport.value().startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"websocket.connect" not in transport.value()  # internals stay in the log
     assert first_transport.value() == b""  # the first one is still waiting for the app
     assert len(h.app_messages("websocket.connect")) == 1
     assert h.app_messages("websocket.disconnect") == []  # the app never saw the second

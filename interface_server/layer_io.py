@@ -223,6 +223,11 @@ class LayerSender:
         return self._parked_count
 
     @property
+    def in_flight(self) -> int:
+        """Messages handed to the layer whose outcome is not known yet."""
+        return len(self._in_flight or ())
+
+    @property
     def idle(self) -> bool:
         """True when nothing is queued, parked or in flight."""
         return not (self._ready or self._retries or self._blocked or self._in_flight)

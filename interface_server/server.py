@@ -250,9 +250,13 @@ class Server:
         def finish(result: Any) -> None:
             if timeout.active():
                 timeout.cancel()
+            unconfirmed = self.sender.in_flight
             dropped = self.sender.abandon()
             if dropped:
                 logger.warning("Shutdown: %d message(s) could not be sent to the layer", dropped)
+            if unconfirmed:
+                logger.warning("Shutdown: %d message(s) were sent to the layer without an answer "
+                               "within %gs; they may be lost", unconfirmed, FINAL_FLUSH_TIMEOUT)
             self.reader.stop()
             self.health.stop()
             logger.info("Stopped")

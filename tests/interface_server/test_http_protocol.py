@@ -588,7 +588,8 @@ def test_layer_reset_fails_waiting_requests() -> None:
 
 _RESERVED = {"host", "content-length", "transfer-encoding", "connection", "upgrade", "expect",
              "daphne-root-path"}
-_TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1,
+# Header names mix case and may contain "_" (those are dropped: CVE-2015-0219).
+_TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1,
                  max_size=20).filter(lambda name: name.lower() not in _RESERVED)
 _VALUE = st.binary(max_size=40).map(
     lambda b: bytes(c for c in b if 0x20 < c < 0x7F or c in (0x09, 0x20) or c >= 0x80).strip())
@@ -600,28 +601,36 @@ _QUERY = st.binary(max_size=30).map(
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PURGE"]),
+    version=st.sampled_from(["1.0", "1.1"]),
     path=_PATH,
+    safe=st.sampled_from(["/", "/:@!$&'()*+,;=~"]),
     query=_QUERY,
     headers=st.lists(st.tuples(_TOKEN, _VALUE), max_size=8),
     body=st.binary(max_size=64),
 )
-def test_request_encoding_property(method: str, path: str, query: bytes,
-                                   headers: list[tuple[str, bytes]], body: bytes) -> None:
+def test_request_encoding_property(method: str, version: str, path: str, safe: str,
+                                   query: bytes, headers: list[tuple[str, bytes]],
+                                   body: bytes) -> None:
+    """Any well-formed request becomes the http.request message the ASGI 1.0 spec describes:
+    upper-case method, percent-decoded UTF-8 path, raw query string, lower-cased header names
+    in arrival order with duplicates kept (and names with "_" dropped), the whole body."""
     h = Harness()
     protocol, _ = h.connect()
-    target = "/" + quote(path, safe="/")
-    raw = f"{method} {target}".encode() + (b"?" + query if query else b"") + b" HTTP/1.1\r\n"
-    raw += b"Host: example.com\r\n"
+    target = "/" + quote(path, safe=safe)
+    raw = f"{method} {target}".encode() + (b"?" + query if query else b"")
+    raw += f" HTTP/{version}\r\nHost: example.com\r\n".encode()
     for name, value in headers:
         raw += name.encode() + b": " + value + b"\r\n"
     raw += f"Content-Length: {len(body)}\r\n\r\n".encode() + body
     protocol.dataReceived(raw)
     [message] = h.app_messages("http.request")
-    assert message["method"] == method
+    assert message["method"] == method and message["http_version"] == version
     assert message["path"] == "/" + path
     assert message["query_string"] == query
-    assert message["body"] == body
+    assert message["body"] == body and "body_channel" not in message
     expected = [[b"host", b"example.com"]] + [
-        [name.lower().encode(), value] for name, value in headers
+        [name.lower().encode(), value] for name, value in headers if "_" not in name
     ] + [[b"content-length", str(len(body)).encode()]]
     assert message["headers"] == expected
+    assert message["client"] == ["127.0.0.1", 40000] and message["server"] == ["127.0.0.1", 8000]
+    assert (message["scheme"], message["root_path"]) == ("http", "")

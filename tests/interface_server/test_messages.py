@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import string
+from urllib.parse import quote, quote_from_bytes
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from interface_server.errors import ClientError, InvalidReply
 from interface_server.messages import (
@@ -143,3 +148,41 @@ def test_choose_subprotocol() -> None:
     chosen, warning = choose_subprotocol(["a"], ["a"], "zzz")
     assert chosen == "a" and warning is not None and "zzz" in warning
     assert choose_subprotocol([], ["a"], None) == (None, None)
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+_HEADER_NAME = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1,
+                       max_size=12).map(str.encode)
+
+
+@given(path=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+       safe=st.sampled_from(["/", "/:@!$&'()*+,;=~", ""]),
+       query=st.binary(max_size=30).map(lambda b: bytes(c for c in b if c not in b"#")))
+def test_split_target_decodes_any_percent_encoded_utf8_path(path: str, safe: str,
+                                                            query: bytes) -> None:
+    target = b"/" + quote(path, safe=safe).encode("ascii")
+    assert split_target(target + (b"?" + query if query else b"")) == ("/" + path, query)
+
+
+@given(raw=st.binary(min_size=1, max_size=20))
+def test_split_target_refuses_percent_encoded_bytes_that_are_not_utf8(raw: bytes) -> None:
+    target = b"/" + quote_from_bytes(raw, safe="").encode("ascii")
+    try:
+        expected = "/" + raw.decode("utf-8")
+    except UnicodeDecodeError:
+        with pytest.raises(ClientError) as info:
+            split_target(target)
+        assert info.value.status == 400
+    else:
+        assert split_target(target) == (expected, b"")
+
+
+@given(raw=st.lists(st.tuples(_HEADER_NAME, st.binary(max_size=10)), max_size=12))
+def test_clean_headers_keeps_order_and_duplicates_and_drops_underscores(
+    raw: list[tuple[bytes, bytes]],
+) -> None:
+    headers, root_path, dropped = clean_headers(raw)
+    assert headers == [[name.lower(), value] for name, value in raw if b"_" not in name]
+    assert dropped == sum(1 for name, _ in raw if b"_" in name)
+    assert root_path is None

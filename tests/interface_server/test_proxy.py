@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from interface_server.config import parse_networks
 from interface_server.proxy import is_trusted, resolve_forwarded
 
@@ -76,3 +81,34 @@ def test_is_trusted() -> None:
     assert not is_trusted("11.0.0.1", TRUSTED)
     assert not is_trusted("garbage", TRUSTED)
     assert is_trusted("2001:db8::1", parse_networks(["*"]))
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+_TRUSTED_NETS = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8")]
+_ADDRESS = st.one_of(st.ip_addresses(v=4, network="10.0.0.0/8"), st.ip_addresses(v=4)).map(str)
+_PROTO = st.sampled_from(["http", "https", "ws", "wss", "gopher", ""])
+
+
+def _trusted(address: str) -> bool:
+    return any(ipaddress.ip_address(address) in net for net in _TRUSTED_NETS)
+
+
+@given(peer=_ADDRESS, hops=st.lists(_ADDRESS, max_size=5), proto=_PROTO, secure=st.booleans(),
+       enabled=st.booleans())
+def test_only_a_trusted_peer_can_change_the_client_or_scheme(
+    peer: str, hops: list[str], proto: str, secure: bool, enabled: bool
+) -> None:
+    headers = h(("x-forwarded-for", ", ".join(hops)), ("x-forwarded-proto", proto))
+    info = resolve_forwarded([peer, 5], secure, headers, TRUSTED, enabled=enabled)
+    if not enabled or not _trusted(peer):
+        assert info.client == [peer, 5] and info.secure is secure and not info.forwarded
+        return
+    untrusted = [hop for hop in hops if not _trusted(hop)]
+    if hops:
+        # The right-most address no trusted proxy vouches for; all trusted: the left-most.
+        assert info.client == [untrusted[-1] if untrusted else hops[0], 0]
+    else:
+        assert info.client == [peer, 5]
+    expected_secure = {"https": True, "wss": True, "http": False, "ws": False}.get(proto, secure)
+    assert info.secure is expected_secure

@@ -111,6 +111,17 @@ class RunningServer:
             time.sleep(0.02)
         return None
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def idle_cpu_fraction(self, seconds: float = 2.0) -> float:
+        """Share of one core the process uses while nothing happens for ``seconds``."""
+        before, started = self.cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        return (self.cpu_seconds() - before) / (time.monotonic() - started)
+
     # -- stopping ------------------------------------------------------------------------------
 
     def terminate(self, timeout: float = 15) -> int:

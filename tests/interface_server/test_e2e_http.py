@@ -57,6 +57,21 @@ def test_get_and_the_request_message(server: RunningServer) -> None:
     assert description["client"][0] == "127.0.0.1" and description["http_version"] == "1.1"
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_idle_server_with_open_connections_uses_no_cpu(server: RunningServer) -> None:
+    """Nothing polls: with a keep-alive connection and a WebSocket open and no traffic, the
+    server process (and the test app in it) sleeps.  A polling loop, even every 50 ms as in
+    Daphne 1.x, would show up here."""
+    websocket = RawWebSocket(server, "/ws/echo")
+    assert websocket.accepted
+    with server.connect() as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(sock)[1] == b"Hello, world!"
+        time.sleep(0.2)  # let the last reply's work finish
+        assert server.idle_cpu_fraction() < 0.03
+    websocket.close()
+
+
 def test_pipelining_on_one_socket(server: RunningServer) -> None:
     with server.connect() as sock:
         sock.sendall(b"GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"

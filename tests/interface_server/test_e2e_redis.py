@@ -86,6 +86,19 @@ def test_http_and_websocket_through_redis(stack: tuple[RunningServer, AppProcess
     assert orders == list(range(1, 51))
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_idle_server_on_redis_uses_no_cpu(stack: tuple[RunningServer, AppProcess]) -> None:
+    """The process channel is read with a blocking receive, not polled."""
+    server, _ = stack
+    raw = RawWebSocket(server, "/ws/echo")
+    assert raw.accepted
+    raw.send(b"x")
+    assert raw.recv() == (1, b"x")
+    time.sleep(0.2)
+    assert server.idle_cpu_fraction() < 0.03
+    raw.close()
+
+
 def test_shutdown_disconnects_reach_the_app(stack: tuple[RunningServer, AppProcess]) -> None:
     server, _ = stack
     raw = RawWebSocket(server, "/ws/echo")

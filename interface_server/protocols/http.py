@@ -128,6 +128,9 @@ class _Cycle:
     prepared: Any = None  # the h11.Response built (and validated) from the app's message
     #: Body length the response declared in ``content-length``, when it did.
     declared_length: int | None = None
+    #: An HTTP/1.0 request with ``Connection: keep-alive`` (h11 only keeps HTTP/1.1
+    #: connections open; see ``_next_cycle``); cleared when the response cannot allow it.
+    keep_alive_10: bool = False
     logged: bool = False  # the access-log line was written
 
     @property
@@ -182,6 +185,8 @@ class HttpProtocol(Protocol):
         self._head_call: Any = None
         self._head_started = False
         self._pipelined = 0
+        #: Bytes after an HTTP/1.0 keep-alive request, held until its response is done.
+        self._held = bytearray()
 
     # -- Twisted entry points ---------------------------------------------------------------------
 
@@ -215,6 +220,16 @@ class HttpProtocol(Protocol):
             return
         self._last_data = self.ctx.clock.seconds()
         cycle = self.cycle
+        if self.conn.their_state is h11.MUST_CLOSE:
+            # The client's last request is in ("Connection: close", or HTTP/1.0).  h11 treats
+            # more bytes as an error, which would kill the response being prepared; RFC 7230
+            # §6.6 says to ignore them instead.  An HTTP/1.0 keep-alive client's next request
+            # is kept for when this response is done.
+            if cycle is not None and cycle.keep_alive_10:
+                self._held.extend(data)
+                if len(self._held) > self.config.max_header_size:
+                    self._pause_reading("pipeline")
+            return
         if cycle is None:
             if not self._head_started:
                 self._start_head_timer()
@@ -358,6 +373,8 @@ class HttpProtocol(Protocol):
             info=info,
             reply_channel=self.ctx.new_reply_channel(self),
             started_at=self.ctx.clock.seconds(),
+            keep_alive_10=event.http_version == b"1.0" and _has_token(
+                raw_headers, b"connection", b"keep-alive"),
         )
         self.cycle = cycle
         self.ctx.stats.http_requests += 1
@@ -539,6 +556,13 @@ class HttpProtocol(Protocol):
             headers.append((b"content-length", str(len(reply.content)).encode("ascii")))
         if self._closing or self.ctx.shutting_down:
             headers.append((b"connection", b"close"))
+        if cycle.keep_alive_10:
+            # An HTTP/1.0 client can only reuse the connection if it can tell where the body
+            # ends: a content-length, or no body at all.
+            framed = cycle.bodyless or reply.status in _NO_BODY_STATUSES or any(
+                name == b"content-length" for name, _ in headers)
+            cycle.keep_alive_10 = framed and not (self._closing or self.ctx.shutting_down) and (
+                not _has_token(headers, b"connection", b"close"))
         if reply.status < 200:
             raise InvalidReply(f"status {reply.status} is not a final response status")
         try:
@@ -602,6 +626,11 @@ class HttpProtocol(Protocol):
         if data:
             if isinstance(event, (h11.Response, h11.InformationalResponse)):
                 data = _lower_header_names(data)
+                cycle = self.cycle
+                if cycle is not None and cycle.keep_alive_10:
+                    # h11 marks every HTTP/1.0 response "close"; this one keeps the connection.
+                    data = data.replace(b"\r\nconnection: close\r\n",
+                                        b"\r\nconnection: keep-alive\r\n", 1)
             self._write(data, on_written)
         return True
 
@@ -633,7 +662,7 @@ class HttpProtocol(Protocol):
         self.ctx.release_reply_channel(cycle.reply_channel)
         self.ctx.stats.http_responses += 1
         self._log_complete(cycle)
-        if self.conn.our_state is h11.MUST_CLOSE or self._closing:
+        if self._closing or (self.conn.our_state is h11.MUST_CLOSE and not cycle.keep_alive_10):
             self._close_after_flush()
             return
         if cycle.body_done:
@@ -644,12 +673,21 @@ class HttpProtocol(Protocol):
         # and discarded, and the next cycle starts at its end (see _on_body_end).
 
     def _next_cycle(self) -> None:
-        self.cycle = None
-        try:
-            self.conn.start_next_cycle()
-        except h11.LocalProtocolError:
-            self._close_after_flush()
-            return
+        cycle, self.cycle = self.cycle, None
+        if cycle is not None and cycle.keep_alive_10 and self.conn.our_state is h11.MUST_CLOSE:
+            # h11 never reuses an HTTP/1.0 connection; a fresh parser takes the next request.
+            held, self._held = bytes(self._held), bytearray()
+            self.conn = h11.Connection(
+                h11.SERVER, max_incomplete_event_size=self.config.max_header_size
+            )
+            if held:
+                self.conn.receive_data(held)
+        else:
+            try:
+                self.conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                self._close_after_flush()
+                return
         self._pipelined = 0
         self._head_started = False
         self._resume_reading("pipeline")
@@ -864,6 +902,14 @@ def _is_websocket_upgrade(event: h11.Request, headers: list[tuple[bytes, bytes]]
         elif name == b"connection" and b"upgrade" in value.lower():
             connection = True
     return upgrade and connection and event.method == b"GET"
+
+
+def _has_token(headers: Any, name: bytes, token: bytes) -> bool:
+    """True if a ``name`` header (lower-case name) lists ``token`` (case-insensitive)."""
+    return any(
+        header == name and token in (part.strip() for part in value.lower().split(b","))
+        for header, value in headers
+    )
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

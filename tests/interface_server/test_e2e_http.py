@@ -181,6 +181,14 @@ def test_http10_and_head(server: RunningServer) -> None:
     with server.connect() as sock:
         head = raw_exchange(sock, b"HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", timeout=1)
     assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+    # HTTP/1.0 keep-alive (ab -k): several requests on one connection.
+    with server.connect() as sock:
+        reader = ResponseReader(sock)
+        for _ in range(3):
+            sock.sendall(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            head, body = reader.read()
+            assert b"connection: keep-alive" in head and body == b"Hello, world!"
+
 
 
 def test_access_log_on_stdout(server: RunningServer) -> None:

@@ -114,6 +114,46 @@ def test_http10_streaming_is_close_delimited() -> None:
     assert transport.disconnecting
 
 
+def test_http10_keep_alive_reuses_the_connection_when_the_body_is_framed() -> None:
+    """As twisted.web did for Daphne 1.x (and ``ab -k`` expects): an HTTP/1.0 request with
+    ``Connection: keep-alive`` keeps the connection when the response has a length."""
+    h = Harness()
+    protocol, transport = h.connect()
+    keep = ("Connection: Keep-Alive",)
+    protocol.dataReceived(request("/one", version="1.0", headers=keep))
+    [one] = h.app_messages("http.request")
+    protocol.dataReceived(request("/two", version="1.0", headers=keep))  # sent early: held
+    assert h.app_messages("http.request") == []
+    respond(h, one, status=200, content=b"first")
+    head = transport.value().partition(b"\r\n\r\n")[0]
+    assert b"connection: keep-alive" in head and b"content-length: 5" in head
+    assert not transport.disconnecting
+    [two] = h.app_messages("http.request")
+    assert two["path"] == "/two" and two["http_version"] == "1.0"
+    # A streamed response without a length can only end by closing the connection.
+    respond(h, two, status=200, content=b"a", more_content=True)
+    respond(h, two, content=b"b")
+    assert transport.value().endswith(b"\r\n\r\nab") and transport.disconnecting
+    assert transport.value().count(b"connection: keep-alive") == 1
+
+
+@pytest.mark.parametrize("extra", [b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n", b"junk"])
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_bytes_after_a_last_request_are_ignored_not_an_error(extra: bytes, version: str) -> None:
+    """After a request that ends the connection (HTTP/1.0, or "Connection: close"), more bytes
+    must not kill the response being prepared (RFC 7230 6.6: ignore them)."""
+    h = Harness()
+    protocol, transport = h.connect()
+    protocol.dataReceived(request("/last", version=version, headers=("Connection: close",)))
+    [message] = h.app_messages("http.request")
+    protocol.dataReceived(extra)
+    assert transport.value() == b"" and not transport.disconnecting
+    respond(h, message, status=200, content=b"ok")
+    assert transport.value().startswith(b"HTTP/1.1 200 ") and transport.value().endswith(b"ok")
+    assert transport.disconnecting and h.app_messages("http.request") == []
+    assert h.ctx.stats.http_errors == {}
+
+
 def test_http11_streaming_is_chunked_with_lowercase_header() -> None:
     h = Harness()
     protocol, transport = h.connect()
@@ -199,6 +239,25 @@ def test_chunked_body_over_limit_is_413() -> None:
     protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                           b"8\r\n12345678\r\n8\r\n12345678\r\n")
     assert transport.value().startswith(b"HTTP/1.1 413 ")
+
+
+def test_streamed_body_over_limit_is_413_and_the_app_is_told() -> None:
+    """A chunked upload (no Content-Length to refuse up front) passes the limit after
+    http.request left with a body_channel: 413, the body channel is closed, http.disconnect."""
+    h = Harness(body_chunk_size=1024, max_body_size=4096)
+    protocol, transport = h.connect()
+    protocol.dataReceived(b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    protocol.dataReceived(b"800\r\n" + b"a" * 2048 + b"\r\n")
+    [message] = h.app_messages("http.request")
+    assert message["body"] == b"a" * 1024
+    protocol.dataReceived(b"c00\r\n" + b"b" * 3072 + b"\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 413 ") and transport.disconnecting
+    chunks = h.app_messages(message["body_channel"])
+    assert chunks[-1] == {"closed": True}
+    assert sum(len(c.get("content", b"")) for c in chunks) < 4096 - 1024
+    assert h.app_messages("http.disconnect") == [
+        {"reply_channel": message["reply_channel"], "path": "/up"}]
+    assert [(d["status"], d["size"]) for _, _, d in h.actions] == [(413, 0)]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Django app configuration: registers the system checks, nothing else at start-up."""
+"""Django app configuration: registers the system checks and the data bindings."""
 
 from __future__ import annotations
 
@@ -14,3 +14,8 @@ class ChannelsClassicConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
         from .management import checks as _app_order  # noqa: F401  (INSTALLED_APPS order)
+        from .binding.base import BindingMetaclass
+
+        # Bindings defined before the app registry was ready connect their model signals now;
+        # later ones as they are defined.
+        BindingMetaclass.register_all()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -384,6 +386,42 @@ def test_port_from_the_environment(tmp_path: Path) -> None:
         assert running.addresses == [f"127.0.0.1:{port}"]
     finally:
         running.kill()
+
+
+def test_procfile_line_with_port_from_honcho(tmp_path: Path) -> None:
+    """``web: interface-server ... -p $PORT`` as a Heroku-style Procfile says it, run by
+    honcho (which sets $PORT per process)."""
+    honcho = pytest.importorskip("honcho")
+    del honcho
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(f"web: exec {sys.executable} -m interface_server -b 127.0.0.1 -p $PORT "
+                        "tests.interface_server.support.inmemory_asgi:channel_layer\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "honcho", "-f", str(procfile), "-d", str(ROOT), "start",
+         "-p", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    try:
+        assert process.stdout is not None
+        line = ""
+        for line in process.stdout:
+            if "Listening on tcp at" in line:
+                break
+        assert line.rstrip().endswith(f"Listening on tcp at 127.0.0.1:{port}"), line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=10) as response:
+            assert response.read() == b"Hello, world!"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 @pytest.mark.parametrize(

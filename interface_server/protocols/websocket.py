@@ -175,7 +175,7 @@ class WebSocketProtocol(WebSocketServerProtocol):
     def onConnect(self, request: Any) -> Deferred[Any]:  # type: ignore[override]  # noqa: N802
         """The upgrade request is valid: ask the app, hold the handshake until it answers."""
         if self.ctx.shutting_down:
-            raise ConnectionDeny(503, "server shutting down")
+            raise ConnectionDeny(503, "the server is shutting down")
         self._offered = list(request.protocols or [])
         self.reply_channel = self.ctx.new_reply_channel(self)
         self.ctx.stats.websocket_connects += 1
@@ -199,6 +199,21 @@ class WebSocketProtocol(WebSocketServerProtocol):
             "websocket.connect", dict(message), self._connect_done
         )
         return self._handshake
+
+    def failHandshake(self, reason: str, code: int = 400,  # noqa: N802
+                      responseHeaders: Any = None) -> None:  # noqa: N803
+        """Refuse the opening handshake.  Autobahn calls this for upgrade requests it finds
+        invalid (no key, unsupported version, HTTP/1.0...): those are logged, counted and
+        access-logged here, and the client gets the standard reason phrase only (autobahn's
+        text can quote request data).  The app's and the server's own refusals arrive here
+        already logged, with the standard phrase."""
+        if self.reply_channel is None:
+            logger.info("Refused WebSocket handshake from %s for %s → %d: %s",
+                        format_client(self.info.client), self.path, code, reason)
+            self.ctx.stats.count_error(code)
+            self.ctx.log_action("websocket", "rejected", self._details())
+            reason = _phrase(code)
+        super().failHandshake(reason, code, responseHeaders)
 
     def onOpen(self) -> None:  # noqa: N802
         """Handshake complete: start the lifetime and ping timers."""

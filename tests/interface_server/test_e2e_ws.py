@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.interface_server.e2e import RawWebSocket, RunningServer, start_server
+from tests.interface_server.e2e import RawWebSocket, RunningServer, raw_exchange, start_server
 from tests.interface_server.harness import upgrade_request
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +109,18 @@ def test_reject_is_403(server: RunningServer, path: str) -> None:
     raw = RawWebSocket(server, path)
     assert raw.head.startswith(b"HTTP/1.1 403 ")
     raw.close()
+
+
+def test_invalid_upgrade_request_is_400_and_others_are_served(server: RunningServer) -> None:
+    with server.connect() as sock:
+        answer = raw_exchange(sock, b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                    b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert server.wait_log(r"Refused WebSocket handshake from 127\.0\.0\.1:\d+ for /ws/echo "
+                           r"→ 400: HTTP Sec-WebSocket-Key header missing") is not None
+    with client(server.ws_url("/ws/echo")) as ws:
+        ws.send("still serving")
+        assert ws.recv() == "still serving"
 
 
 def test_implicit_accept_and_accept_with_close(server: RunningServer) -> None:

@@ -103,6 +103,39 @@ def test_reject_is_403_and_still_one_disconnect(message: dict[str, Any]) -> None
     assert [a for _, a, _ in h.actions] == ["connecting", "rejected"]
 
 
+_UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Version: 13\r\n")
+_KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (_UPGRADE + b"\r\n", b"400 Bad Request"),  # no Sec-WebSocket-Key
+        (_UPGRADE + b"Sec-WebSocket-Key: <script>\r\n\r\n", b"400 Bad Request"),
+        (_UPGRADE.replace(b": 13", b": 7") + _KEY + b"\r\n", b"400 Bad Request"),
+        (_UPGRADE.replace(b"HTTP/1.1", b"HTTP/1.0") + _KEY + b"\r\n",
+         b"505 HTTP Version Not Supported"),
+    ],
+)
+def test_invalid_upgrade_requests_are_refused_logged_and_counted(
+    head: bytes, status: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    with caplog.at_level(logging.INFO, logger="interface_server.websocket"):
+        protocol.dataReceived(head)
+    assert transport.value().startswith(b"HTTP/1.1 " + status + b"\r\n")
+    assert b"script" not in transport.value()  # request data is never echoed
+    assert transport.disconnecting
+    assert "Refused WebSocket handshake from 127.0.0.1:40000 for /ws → " in caplog.text
+    assert h.ctx.stats.http_errors == {int(status[:3]): 1}
+    assert [(p, a) for p, a, _ in h.actions] == [("websocket", "rejected")]
+    protocol.connectionLost(None)
+    assert h.app_messages("websocket.connect") == []
+    assert h.app_messages("websocket.disconnect") == []
+
+
 def test_connect_timeout_rejects() -> None:
     h = Harness(websocket_connect_timeout=5)
     ws = Socket(h)

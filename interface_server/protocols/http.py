@@ -33,11 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import h11
 from twisted.internet import address as taddress
-from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.interfaces import IConsumer, IPushProducer, ISSLTransport, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -203,7 +203,7 @@ class HttpProtocol(Protocol):
         if set_no_delay is not None:
             with contextlib.suppress(OSError):
                 set_no_delay(True)
-        transport.registerProducer(self, True)
+        cast(IConsumer, transport).registerProducer(self, True)
         self.ctx.connections.add(self)
         self._last_data = self.ctx.clock.seconds()
         if self.ctx.shutting_down:
@@ -298,20 +298,20 @@ class HttpProtocol(Protocol):
     def abort(self) -> None:
         """Cut the connection now (end of the shutdown grace period)."""
         if self.transport is not None:
-            self.transport.abortConnection()
+            cast(ITCPTransport, self.transport).abortConnection()
 
     # -- reading ----------------------------------------------------------------------------------
 
     def _pause_reading(self, reason: str) -> None:
         if not self._read_pauses and self.transport is not None:
-            self.transport.pauseProducing()
+            cast(IPushProducer, self.transport).pauseProducing()
         self._read_pauses.add(reason)
 
     def _resume_reading(self, reason: str) -> None:
         if reason in self._read_pauses:
             self._read_pauses.discard(reason)
             if not self._read_pauses and self.transport is not None and not self._closed:
-                self.transport.resumeProducing()
+                cast(IPushProducer, self.transport).resumeProducing()
 
     def _process(self) -> None:
         while not self._closed and self.ws is None:

@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol as _AutobahnState
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import ITCPTransport
 from twisted.python.failure import Failure
 
 from channels_classic.layers.base import ChannelFull, LayerUnavailable, MessageTooLarge
@@ -309,7 +310,7 @@ class WebSocketProtocol(WebSocketServerProtocol):
     def abort(self) -> None:
         """Cut the connection now."""
         if self.transport is not None:
-            self.transport.abortConnection()
+            cast(ITCPTransport, self.transport).abortConnection()
 
     def _connect_done(self, error: BaseException | None) -> None:
         if error is None:

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -278,11 +279,22 @@ def test_access_log_file_and_verbosity(tmp_path: Path) -> None:
     try:
         get(running, "/echo")
         get(running, "/status?code=404")
+        websocket = RawWebSocket(running, "/ws/echo")
+        assert websocket.accepted
+        websocket.send(struct.pack("!H", 1000), opcode=8)
+        assert websocket.recv_close_code() == 1000
+        websocket.close()
+        rejected = RawWebSocket(running, "/ws/reject")
+        rejected.close()
+        assert rejected.head.startswith(b"HTTP/1.1 403 ")
+        assert running.wait_messages("websocket.disconnect")
     finally:
         assert running.terminate() == 0
     lines = log.read_text().splitlines()
     assert [line.split('"', 1)[1] for line in lines] == [
-        f'GET /echo" 200 {lines[0].split()[-1]}', 'GET /status" 404 6']
+        f'GET /echo" 200 {lines[0].split()[-1]}', 'GET /status" 404 6',
+        'WSCONNECTING /ws/echo" - -', 'WSCONNECT /ws/echo" - -', 'WSDISCONNECT /ws/echo" - -',
+        'WSCONNECTING /ws/reject" - -', 'WSREJECT /ws/reject" - -']
 
 
 def _burst(server: RunningServer, count: int, path: str) -> list[int]:

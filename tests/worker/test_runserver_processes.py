@@ -173,6 +173,15 @@ def test_runserver_noworker_with_separate_runworker_on_redis(start, redis_url):
     assert int(line.split("consumed=")[1].split()[0]) >= 3
 
 
+def test_noworker_with_the_in_memory_layer_warns(start):
+    server = start("runserver", "0", "--noreload", "--noworker")
+    server.wait_for("--noworker with the in-memory layer: no worker can reach")
+    base_url(server)
+    assert server.count("Worker started") == 0
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+
+
 def test_runserver_with_workers_on_redis(start, redis_url):
     server = start("runserver", "0", "--noreload", CC_TEST_REDIS_URL=redis_url)
     url = base_url(server)

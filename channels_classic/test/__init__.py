@@ -10,6 +10,9 @@
             client.send_and_consume("websocket.connect", path="/chat/")
             client.send_and_consume("websocket.receive", text="hi", path="/chat/")
             self.assertEqual(client.receive(json=False), "hi")
+
+``ChannelLiveServerTestCase`` runs a real interface server and worker for browser and
+socket-level tests (see :mod:`channels_classic.test.liveserver`).
 """
 
 from .base import (
@@ -22,9 +25,11 @@ from .base import (
     use_channel_layers,
 )
 from .http import HttpClient
+from .liveserver import ChannelLiveServerTestCase
 from .websocket import WSClient
 
 __all__ = [
+    "ChannelLiveServerTestCase",
     "ChannelTestCase",
     "ChannelTestCaseMixin",
     "Client",

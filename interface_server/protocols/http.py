@@ -22,7 +22,8 @@ events drive one *cycle* per request:
 
 Timers are per connection ``callLater`` calls on the injected clock: the request-head timer
 (slow-loris guard, 408), the idle timer (silent keep-alive connection or stalled upload), and
-``--http-timeout`` (the app has not started its response: 503; never after it started).
+``--http-timeout`` (the app has not started its response within it, counted from the end of
+the request: 503; never after the response started).
 """
 
 from __future__ import annotations
@@ -422,6 +423,7 @@ class HttpProtocol(Protocol):
             piece = bytes(cycle.body)
             cycle.body.clear()
             self._send_body_chunk(cycle, piece, more=False)
+            self._arm_http_timeout(cycle)
 
     def _body_too_large(self, cycle: _Cycle) -> None:
         reason = f"request body exceeds the limit of {self.config.max_body_size} bytes"
@@ -453,7 +455,13 @@ class HttpProtocol(Protocol):
         cycle.request_item = self.ctx.sender.send(
             "http.request", dict(message), lambda error: self._request_done(cycle, error)
         )
-        if self.config.http_timeout is not None:
+        if cycle.body_done:
+            self._arm_http_timeout(cycle)
+
+    def _arm_http_timeout(self, cycle: _Cycle) -> None:
+        """Start ``--http-timeout`` once the whole request is in: an app cannot be expected
+        to answer an upload that is still arriving (that is bounded by ``--idle-timeout``)."""
+        if self.config.http_timeout is not None and not cycle.machine.started:
             cycle.timeout_call = self.ctx.clock.callLater(
                 self.config.http_timeout, self._http_timeout, cycle
             )

@@ -300,6 +300,28 @@ def test_http_timeout_is_503_and_disconnect() -> None:
     assert h.ctx.stats.unknown_replies == 1
 
 
+def test_http_timeout_counts_from_the_end_of_a_streamed_upload() -> None:
+    """A large body leaves in chunks while it arrives; an upload that keeps making progress
+    for longer than --http-timeout is not cut: the app has its time once the body is in."""
+    h = Harness(body_chunk_size=1024, http_timeout=5, idle_timeout=3)
+    protocol, transport = h.connect()
+    body = b"x" * 10000
+    raw = request("/up", method="POST", body=body)
+    head = raw[:-len(body)]
+    protocol.dataReceived(head + body[:2000])
+    [message] = h.app_messages("http.request")
+    for offset in range(2000, 10000, 1000):  # 16 s of a slow but steady upload
+        h.clock.advance(2)
+        protocol.dataReceived(body[offset:offset + 1000])
+    assert transport.value() == b""
+    chunks = h.app_messages(message["body_channel"])
+    assert chunks[-1]["more_content"] is False
+    h.clock.advance(4.9)
+    assert transport.value() == b""
+    h.clock.advance(0.2)
+    assert transport.value().startswith(b"HTTP/1.1 503 ")
+
+
 def test_started_stream_is_never_cut_by_http_timeout() -> None:
     h = Harness(http_timeout=5)
     protocol, transport = h.connect()

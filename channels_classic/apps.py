@@ -13,8 +13,8 @@ class ChannelsClassicConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
-        from .management import checks as _app_order  # noqa: F401  (INSTALLED_APPS order)
         from .binding.base import BindingMetaclass
+        from .management import checks as _app_order  # noqa: F401  (INSTALLED_APPS order)
 
         # Bindings defined before the app registry was ready connect their model signals now;
         # later ones as they are defined.

@@ -272,8 +272,9 @@ def _test_layers() -> dict[str, ChannelLayerWrapper]:
                 raise ImproperlyConfigured(
                     f"ChannelLiveServerTestCase cannot use CHANNEL_LAYERS[{alias!r}]: "
                     f"{type(layers[alias].channel_layer).__name__} only works inside one "
-                    "process, and the server runs in another. Use the Redis layer (in "
-                    "TEST_CONFIG, if CONFIG must stay in-memory for other tests)."
+                    "process, and the server runs in another. Use the Redis layer (its "
+                    "TEST_CONFIG can give the tests their own Redis database or prefix), e.g. "
+                    "with @override_settings(CHANNEL_LAYERS=...) on the test class."
                 )
     except BaseException:
         _close_all(layers)

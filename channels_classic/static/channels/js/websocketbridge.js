@@ -289,6 +289,9 @@
     } else {
       target = url;
     }
+    if (this.socket) {
+      this.socket.close();  // connecting again replaces the previous connection
+    }
     this.socket = new ReconnectingWebSocket(target, protocols, options);
     this.socket.addEventListener('message', function (event) { self._receive(event); });
     return this.socket;

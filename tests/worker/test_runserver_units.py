@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import io
 
+import pytest
+from django.core.management.base import CommandError
 from django.core.management.color import color_style, no_style
 from django.test import override_settings
 
@@ -58,3 +60,33 @@ def test_app_order_check():
         assert len(check_app_order()) == 1
     with override_settings(INSTALLED_APPS=["channels_classic"]):
         assert check_app_order() == []
+
+
+def _server_config(**options):
+    from channels_classic.management.commands.runserver import Command
+
+    command = Command()
+    command.addr, command.port = "0", "8123"
+    return command.server_config({"http_timeout": 60.0, "websocket_handshake_timeout": 5.0,
+                                  **options})
+
+
+def test_server_config_from_options_and_settings():
+    with override_settings(CHANNELS_WS_PROTOCOLS=None, FORCE_SCRIPT_NAME=None):
+        config = _server_config()
+    assert config.endpoints == ("tcp:port=8123:interface=0.0.0.0",)
+    assert (config.http_timeout, config.request_head_timeout) == (60.0, 5.0)
+    assert config.ws_protocols == () and config.root_path == ""
+    with override_settings(CHANNELS_WS_PROTOCOLS=["a", "b"], FORCE_SCRIPT_NAME="/mounted/"):
+        config = _server_config()
+    assert config.ws_protocols == ("a", "b") and config.root_path == "/mounted"
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0])
+def test_http_timeout_zero_or_less_means_no_limit(value):
+    assert _server_config(http_timeout=value).http_timeout is None
+
+
+def test_bad_timeout_is_a_command_error_naming_the_option():
+    with pytest.raises(CommandError, match="--websocket_handshake_timeout must be > 0"):
+        _server_config(websocket_handshake_timeout=0.0)

@@ -39,6 +39,11 @@ from channels_classic.management.action_log import ConsoleActionLogger
 #: 1.x's defaults for the two server timeouts runserver exposes.
 DEFAULT_HTTP_TIMEOUT = 60.0
 DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT = 5.0
+#: Server configuration fields → the options that set them, for error messages.
+_OPTION_NAMES = {
+    "request_head_timeout": "--websocket_handshake_timeout",
+    "http_timeout": "--http_timeout",
+}
 
 
 class Command(StaticfilesRunserverCommand):
@@ -62,8 +67,8 @@ class Command(StaticfilesRunserverCommand):
         )
         parser.add_argument(
             "--http_timeout", type=float, default=DEFAULT_HTTP_TIMEOUT,
-            help="Seconds a view has to start its response before the client gets a 503 "
-            "(default: %(default)s).",
+            help="Seconds a view has to start its response before the client gets a 503; "
+            "0 = no limit (default: %(default)s).",
         )
         parser.add_argument(
             "--websocket_handshake_timeout", type=float,
@@ -103,6 +108,7 @@ class Command(StaticfilesRunserverCommand):
             layer = channel_layers[DEFAULT_CHANNEL_LAYER]
         except InvalidChannelLayerError as exc:
             raise CommandError(str(exc)) from exc
+        config = self.server_config(options)  # bad values fail here, before any thread starts
         group = self.start_workers(layer, options) if options["run_worker"] else None
         if group is None and layer.local_only():
             self.stderr.write(
@@ -111,7 +117,7 @@ class Command(StaticfilesRunserverCommand):
             )
         self.forced_stop = False
         try:
-            code = self.serve(layer, options)
+            code = self.serve(layer, config)
         finally:
             if group is not None:
                 self.stop_workers(group)
@@ -167,10 +173,12 @@ class Command(StaticfilesRunserverCommand):
         from interface_server.endpoints import build_endpoint_description_strings
 
         host = "0.0.0.0" if self.addr == "0" else self.addr  # Django's "0" shorthand
+        http_timeout = options["http_timeout"]
         try:
             return ServerConfig(
                 endpoints=tuple(build_endpoint_description_strings(host=host, port=self.port)),
-                http_timeout=options["http_timeout"],
+                # 0 (or less) means no limit, as in 1.x and the interface-server command.
+                http_timeout=http_timeout if http_timeout > 0 else None,
                 # The server's request-head timeout is also its WebSocket opening-handshake
                 # timeout (autobahn's openHandshakeTimeout in 1.x).
                 request_head_timeout=options["websocket_handshake_timeout"],
@@ -178,11 +186,13 @@ class Command(StaticfilesRunserverCommand):
                 root_path=getattr(settings, "FORCE_SCRIPT_NAME", None) or "",
             )
         except ConfigError as exc:
-            raise CommandError(str(exc)) from exc
+            message = str(exc)
+            for field, option in _OPTION_NAMES.items():
+                message = message.replace(field, option)
+            raise CommandError(message) from exc
 
-    def serve(self, layer: Any, options: dict[str, Any]) -> int:
+    def serve(self, layer: Any, config: Any) -> int:
         """Run the interface server on the asyncio reactor until stopped; the exit status."""
-        config = self.server_config(options)
         from interface_server import Server, install_reactor
 
         reactor = install_reactor()

@@ -645,8 +645,11 @@ class HttpProtocol(Protocol):
     def _sent_in_full(self, cycle: _Cycle) -> bool:
         """True when the client has every byte of the response although the app has not
         sent its last message yet: a bodyless response whose head went out, or a streamed
-        response whose ``content-length`` bytes all went out."""
+        response whose ``content-length`` bytes all went out.  A client that leaves in the
+        middle of its own upload has abandoned the request, whatever it received."""
         if cycle.status is None or cycle.machine.state is not ReplyState.BODY:
+            return False
+        if not cycle.body_done:
             return False
         if cycle.bodyless:
             return True

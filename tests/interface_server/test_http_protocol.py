@@ -382,6 +382,19 @@ def test_client_leaving_after_a_bodyless_head_completes_the_request() -> None:
     assert h.app_messages("http.disconnect") == []
 
 
+def test_client_leaving_mid_upload_abandons_the_request_even_after_a_full_response() -> None:
+    h = Harness(body_chunk_size=1024)
+    protocol, _ = h.connect()
+    protocol.dataReceived(request("/up", method="POST", body=b"x" * 5000)[:-2000])
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, headers=[[b"content-length", b"2"]], content=b"ok",
+            more_content=True)
+    protocol.connectionLost(None)
+    assert h.app_messages(message["body_channel"])[-1] == {"closed": True}
+    assert h.app_messages("http.disconnect") != []
+    assert [(d["status"], d["size"]) for _, _, d in h.actions] == [(200, 2)]
+
+
 def _cut_mid_stream(h: Harness, protocol: Any, transport: Any, message: dict[str, Any]) -> None:
     protocol.connectionLost(None)
 

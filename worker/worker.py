@@ -131,13 +131,21 @@ class Worker:
     def run(self) -> None:
         """Loop until stopped: fetch one message at a time and dispatch it."""
         restore = self._install_signal_handlers() if self.signal_handlers else None
+        # A layer that can (Redis) pops this thread's next message in the same round trip as
+        # the replies of the current one; see RedisChannelLayer.fetch_ahead.
+        raw_layer = getattr(self.channel_layer, "channel_layer", self.channel_layer)
+        fetch_ahead = getattr(raw_layer, "fetch_ahead", None)
         try:
             if self.announce:
                 logger.info("Listening on channels %s", ", ".join(self.channels))
+            if fetch_ahead is not None:
+                fetch_ahead(self.channels, lambda: not self.should_stop())
             self.ready()
             while not self.should_stop():
                 self.run_once()
         finally:
+            if fetch_ahead is not None:
+                fetch_ahead(None)
             if restore is not None:
                 restore()
 

@@ -1,10 +1,12 @@
-"""Redis counters for the benchmark: commands executed (``INFO commandstats``) and round trips
-(client-issued commands seen by ``MONITOR``).
+"""Redis counters for the benchmark: commands executed (``INFO commandstats``), round trips
+(``total_reads_processed``: one per request a client sends, a pipelined batch being one) and
+the commands clients send (seen by ``MONITOR``).
 
 ``INFO commandstats`` counts every command Redis executes, those run inside Lua scripts
-included, so it measures the work Redis does.  It cannot tell a round trip from a command a
-script ran, so :class:`Monitor` watches a short sequential probe: ``MONITOR`` prints the
-commands a script runs with a ``[db lua]`` source, and everything else was sent by a client.
+included, so it measures the work Redis does.  It cannot tell a command a client sent from one
+a script ran, so :class:`Monitor` watches a short sequential probe: ``MONITOR`` prints the
+commands a script runs with a ``[db lua]`` source, and everything else was sent by a client
+(pipelined commands show one by one: they are commands, not round trips).
 MONITOR slows Redis down, which is why it only runs during the probe, never under load.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Mapping
 
 import redis
 
-__all__ = ["Monitor", "command_calls", "delta", "parse_monitor_line"]
+__all__ = ["Monitor", "command_calls", "delta", "parse_monitor_line", "reads_processed"]
 
 _MONITOR_LINE = re.compile(r'^\+?[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"')
 
@@ -32,6 +34,15 @@ def command_calls(client: redis.Redis) -> Counter[str]:
         if command != "info":
             calls[command] = int(value["calls"])
     return calls
+
+
+def reads_processed(client: redis.Redis) -> int:
+    """Requests Redis has read from its clients so far (``total_reads_processed``).
+
+    A client's round trip is one read: a pipelined batch arrives in one read, so this counts
+    round trips, not commands.  The ``INFO`` call itself adds one.
+    """
+    return int(client.info("stats")["total_reads_processed"])
 
 
 def delta(before: Mapping[str, int], after: Mapping[str, int]) -> Counter[str]:

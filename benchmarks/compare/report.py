@@ -33,7 +33,9 @@ class Summary:
     messages: int | None = None
     redis_per_op: float | None = None
     redis_breakdown: dict[str, float] = field(default_factory=dict)
+    round_trips_under_load: float | None = None
     round_trips_per_op: float | None = None
+    client_commands_per_op: float | None = None
     round_trip_breakdown: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
     client_cpu: float | None = None
@@ -67,6 +69,7 @@ def summarise(measurements: Sequence[Measurement]) -> Summary:
     summary.idle_p50 = _median(m.idle_p50 for m in measurements)
     summary.idle_p99 = _median(m.idle_p99 for m in measurements)
     summary.redis_per_op = _median(m.redis_per_op for m in good)
+    summary.round_trips_under_load = _median(m.round_trips_under_load for m in good)
     summary.client_cpu = _median(m.client_cpu for m in good)
     for measurement in measurements:
         for name, count in measurement.errors.items():
@@ -80,6 +83,9 @@ def summarise(measurements: Sequence[Measurement]) -> Summary:
             summary.messages = (summary.messages or 0) + measurement.messages
         if measurement.round_trips_per_op is not None and summary.round_trips_per_op is None:
             summary.round_trips_per_op = measurement.round_trips_per_op
+        if (measurement.client_commands_per_op is not None
+                and summary.client_commands_per_op is None):
+            summary.client_commands_per_op = measurement.client_commands_per_op
             summary.round_trip_breakdown = measurement.round_trip_breakdown
         if measurement.failure:
             summary.failures.append(f"{measurement.label}: {measurement.failure}")
@@ -163,7 +169,9 @@ def main_table(summaries: Iterable[Summary], workloads: Sequence[str]) -> str:
             "request" if workload.kind == "http" else "echo")
         row(title, f"Redis commands per {op} (under load)", lambda s: s.redis_per_op,
             floor=0.5)
-        row(title, f"Redis round trips per {op} (sequential probe)",
+        row(title, f"Redis round trips per {op} (under load)",
+            lambda s: s.round_trips_under_load, floor=0.5)
+        row(title, f"Redis round trips per {op} (one at a time)",
             lambda s: s.round_trips_per_op, floor=0.5)
         row(title, "server-side CPU, % of one core",
             lambda s: sum(s.cpu.values()) if s.cpu else None)
@@ -197,7 +205,7 @@ def redis_table(summaries: Iterable[Summary], workloads: Sequence[str]) -> str:
     """Which Redis commands make up the per-operation counts."""
     table = _by_key(summaries)
     lines = ["| workload | stack | commands per op under load (incl. inside scripts) | "
-             "round trips per op, sequential (client-sent commands) |", "|---|---|---|---|"]
+             "commands clients send per op, one at a time (MONITOR) |", "|---|---|---|---|"]
     for key in workloads:
         for stack in STACK_ORDER:
             summary = table.get((key, stack))
@@ -209,8 +217,11 @@ def redis_table(summaries: Iterable[Summary], workloads: Sequence[str]) -> str:
                          sorted(breakdown.items(), key=lambda item: -item[1]) if value >= 0.01]
                 return ", ".join(shown[:8]) or "-"
 
+            sent = fmt(summary.round_trip_breakdown)
+            if summary.client_commands_per_op is not None:
+                sent = f"{summary.client_commands_per_op:.2f}: {sent}"
             lines.append(f"| {WORKLOADS[key].title} | {stack} | {fmt(summary.redis_breakdown)} "
-                         f"| {fmt(summary.round_trip_breakdown)} |")
+                         f"| {sent} |")
     return "\n".join(lines)
 
 

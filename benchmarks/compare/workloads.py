@@ -25,7 +25,7 @@ from typing import Any
 from . import wrk
 from .httpprobe import sequential_requests
 from .procs import cpu_seconds
-from .redisstats import Monitor, command_calls, delta
+from .redisstats import Monitor, command_calls, delta, reads_processed
 from .stacks import Stack
 
 __all__ = ["WORKLOADS", "LoadSpec", "Measurement", "Runner", "Workload"]
@@ -90,7 +90,9 @@ class Measurement:
     client_cpu: float | None = None
     redis_per_op: float | None = None
     redis_breakdown: dict[str, float] = field(default_factory=dict)
+    round_trips_under_load: float | None = None
     round_trips_per_op: float | None = None
+    client_commands_per_op: float | None = None
     round_trip_breakdown: dict[str, float] = field(default_factory=dict)
     problems: dict[str, list[str]] = field(default_factory=dict)
     failure: str | None = None
@@ -172,6 +174,7 @@ class Runner:
         redis_client = stack.redis.client()
         try:
             calls_before = command_calls(redis_client)
+            reads_before = reads_processed(redis_client)
             cpu_before = {label_: cpu_seconds(pid) for label_, pid in pids.items()}
             started = time.perf_counter()
             command = self._client_command(stack, workload, load)
@@ -180,6 +183,8 @@ class Runner:
             elapsed = time.perf_counter() - started
             cpu_after = {label_: cpu_seconds(pid) for label_, pid in pids.items()}
             calls = delta(calls_before, command_calls(redis_client))
+            # Minus the two INFO calls of this measurement.
+            reads = reads_processed(redis_client) - reads_before - 2
         finally:
             redis_client.close()
         result.client_cpu = 100 * client_cpu / elapsed
@@ -202,11 +207,13 @@ class Runner:
             result.redis_per_op = total / operations
             result.redis_breakdown = {name: count / operations
                                       for name, count in calls.most_common(12)}
+            result.round_trips_under_load = reads / operations
         if result.ops == 0 and result.failure is None:
             result.failure = "no operation completed"
         if idle_probe and not stack.dead():
             self._idle_probe(stack, workload, result)
         if monitor_probe and not stack.dead():
+            self._round_trip_probe(stack, workload, result)
             self._monitor_probe(stack, workload, result)
         result.problems = stack.problems_since(marks)
         down = stack.dead()
@@ -280,6 +287,26 @@ class Runner:
             result.idle_p50 = statistics.median(kept)
             result.idle_p99 = kept[min(len(kept) - 1, round(0.99 * (len(kept) - 1)))]
 
+    def _round_trip_probe(self, stack: Stack, workload: Workload, result: Measurement) -> None:
+        """Round trips per operation, one operation at a time: two sequential runs of
+        different lengths, so what does not grow with the count (a WebSocket handshake, a
+        connection set-up) cancels out."""
+        counts = (20, 80)
+        reads: list[int] = []
+        client = stack.redis.client()
+        try:
+            for count in counts:
+                before = reads_processed(client)
+                latencies, _ = self._sequential(stack, workload, count=count, max_seconds=5.0)
+                time.sleep(0.05)  # the last reply's round trips
+                after = reads_processed(client)
+                if len(latencies) != count:
+                    return
+                reads.append(after - before - 1)
+        finally:
+            client.close()
+        result.round_trips_per_op = (reads[1] - reads[0]) / (counts[1] - counts[0])
+
     def _monitor_probe(self, stack: Stack, workload: Workload, result: Measurement) -> None:
         count = 50
         with Monitor(stack.redis.host[0], stack.redis.host[1]) as monitor:
@@ -289,7 +316,7 @@ class Runner:
         if not done:
             return
         commands: Counter[str] = monitor.client_commands
-        result.round_trips_per_op = sum(commands.values()) / done
+        result.client_commands_per_op = sum(commands.values()) / done
         result.round_trip_breakdown = {name: count_ / done
                                        for name, count_ in commands.most_common(10)}
         result.detail["script_commands_per_op"] = sum(monitor.script_commands.values()) / done

@@ -149,6 +149,8 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         self._drops = DropLog()
         self._local_stats_lock = threading.Lock()
         self._closed = False
+        #: Per thread: what ``fetch_ahead`` asked this thread's sends to pop.
+        self._ahead = threading.local()
         self._init_endpoints()
 
     # -- topology --------------------------------------------------------------------------
@@ -242,13 +244,21 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         results: list[BaseException | None] = [None] * len(items)
         batches = self._batch_sends(items, results)
         shards = self._topology().shards
+        ahead = self._ahead_keys()
         for shard, batch in batches.items():
             calls = [self._send_call(plan, plan.targets[0][1], len(plan.targets) == 1)
                      for _, plan in batch]
+            keys = ahead.get(shard) if ahead else None
             try:
-                outcomes: list[Any] = shards[shard].evalsha_many(calls)
+                outcomes: list[Any]
+                outcomes, popped = shards[shard].evalsha_many_then(
+                    calls, self._lmpop_args(keys) if keys else None)
             except LayerUnavailable as exc:
                 outcomes = [exc] * len(batch)
+            else:
+                if keys:
+                    ahead = None  # one message ahead per call at most
+                    self._keep_ahead(shard, popped)
             for (index, plan), outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, LayerUnavailable):
                     results[index] = self._send_to(plan, plan.targets[1:], unavailable=outcome)
@@ -435,6 +445,57 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
             logger.warning("Blocking receive on %s failed: %s",
                            self._topology().endpoints[shard].label, exc)
 
+    # -- receiving ahead (sync) -------------------------------------------------------------
+
+    def fetch_ahead(
+        self, channels: Iterable[str] | None, active: Callable[[], bool] | None = None
+    ) -> None:
+        """Let this thread's sends carry its next receive from ``channels`` (None: stop).
+
+        A worker's loop is *receive, run the consumer, send its replies, receive again*: two
+        round trips per message.  With this set, ``send_many`` and ``send_group`` from this
+        thread append one ``LMPOP ... COUNT 1`` on ``channels`` to the round trip they make
+        anyway, and what it pops waits in the process buffer, where the next ``fetch`` finds
+        it without asking Redis: one round trip per message while messages are queued.
+
+        Only one message is ever held this way (nothing is popped ahead while anything is
+        buffered), and Redis hands a pushed message to a client blocked in ``BLMPOP``
+        before any ``LMPOP`` sees it, so a message is taken ahead only when no other receiver
+        was waiting for it.  ``active`` is asked before each pop ahead (a worker that is
+        stopping should not take more).  ``fetch_ahead(None)`` gives what was taken ahead
+        and not received back to the head of its list, as ``close()`` does.
+        """
+        if channels is None:
+            if getattr(self._ahead, "keys", None) is not None:
+                self._ahead.keys = None
+                self._requeue_buffered()
+            return
+        self._ahead.keys = self._keys_by_shard(validate_receive_channels(channels))
+        self._ahead.active = active
+
+    def _ahead_keys(self) -> dict[int, list[str]] | None:
+        """This thread's ``fetch_ahead`` keys by shard, when a pop ahead is wanted now."""
+        keys: dict[int, list[str]] | None = getattr(self._ahead, "keys", None)
+        if keys is None or self._closed or self._pops.has_buffered():
+            return None
+        active = self._ahead.active
+        if active is not None and not active():
+            return None
+        return keys
+
+    @staticmethod
+    def _lmpop_args(keys: list[str]) -> tuple[Any, ...]:
+        keys = list(keys)
+        random.shuffle(keys)  # LMPOP takes from the first non-empty list: no favourite
+        return ("LMPOP", len(keys), *keys, "LEFT", "COUNT", 1)
+
+    def _keep_ahead(self, shard: int, reply: Any) -> None:
+        """Buffer what a pop ahead returned (an error reply only costs the pop)."""
+        if isinstance(reply, Exception):
+            logger.debug("Receiving ahead failed: %s", reply)
+            return
+        self._pops.add_entries(shard, self._entries_from_blmpop(reply))
+
     # -- groups (sync) -------------------------------------------------------------------------
 
     def group_add(self, group: str, channel: str) -> None:
@@ -474,9 +535,19 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         body = self._encode(f"group {group}", message)
         call = self._group_send_call(group, body)
         failure: LayerUnavailable | None = None
-        for shard in self._topology().shards:
+        ahead = self._ahead_keys()
+        for index, shard in enumerate(self._topology().shards):
+            keys = ahead.get(index) if ahead else None
             try:
-                self._note_group_send(group, shard.evalsha(call))
+                if keys:
+                    (result,), popped = shard.evalsha_many_then([call], self._lmpop_args(keys))
+                    if isinstance(result, Exception):
+                        raise result
+                    ahead = None
+                    self._keep_ahead(index, popped)
+                else:
+                    result = shard.evalsha(call)
+                self._note_group_send(group, result)
             except LayerUnavailable as exc:
                 failure = failure or exc
         if failure is not None:

@@ -245,6 +245,17 @@ class PopState:
                 starts.append(shard)
         return starts
 
+    def add_entries(self, shard: int, entries: list[tuple[str, bytes]]) -> None:
+        """Buffer entries popped outside a receive (see ``fetch_ahead``); wake everyone."""
+        if not entries:
+            return
+        with self.lock:
+            for list_key, entry in entries:
+                self._buffer.setdefault(list_key, deque()).append(entry)
+                self._origin[list_key] = shard
+            self._size += len(entries)
+            self._wake_all()
+
     def pop_finished(
         self,
         kind: Hashable,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import redis
@@ -34,6 +34,7 @@ from redis.exceptions import (
 from redis.exceptions import (
     NoScriptError,
     ReadOnlyError,
+    ResponseError,
 )
 from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
@@ -233,22 +234,19 @@ class SyncShard:
         self._held = threading.local()
         self.blocking_used = False
 
-    def _call(self, client: redis.Redis, *args: Any) -> Any:
-        """One command on this thread's own connection of ``client``'s pool.
-
-        The client's ``Retry`` policy and health checks apply as for ``execute_command``;
-        replies are returned raw (no response callbacks), which is what the layer wants.
-        """
+    def _connection(self, client: redis.Redis) -> Any:
+        """This thread's own connection of ``client``'s pool (taken on first use)."""
         pool = client.connection_pool
         held: _HeldConnection | None = getattr(self._held, str(id(pool)), None)
         if held is None or held.pid != os.getpid():
             held = _HeldConnection(pool)
             setattr(self._held, str(id(pool)), held)
-        connection = held.connection
+        return held.connection
 
-        def round_trip() -> Any:
-            connection.send_command(*args)
-            return connection.read_response()
+    @staticmethod
+    def _with_retry(connection: Any, round_trip: Callable[[], Any]) -> Any:
+        """Run ``round_trip`` under the connection's ``Retry`` policy, reconnecting between
+        attempts."""
 
         def reconnect(error: Exception) -> None:
             # connect() (not send_command's implicit reconnect) lets a Sentinel connection
@@ -259,6 +257,42 @@ class SyncShard:
 
         connection.connect()  # a no-op on a live connection
         return connection.retry.call_with_retry(round_trip, reconnect)
+
+    def _call(self, client: redis.Redis, *args: Any) -> Any:
+        """One command on this thread's own connection of ``client``'s pool.
+
+        The client's ``Retry`` policy and health checks apply as for ``execute_command``;
+        replies are returned raw (no response callbacks), which is what the layer wants.
+        """
+        connection = self._connection(client)
+
+        def round_trip() -> Any:
+            connection.send_command(*args)
+            return connection.read_response()
+
+        return self._with_retry(connection, round_trip)
+
+    def _pipeline(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Several commands in one round trip on this thread's own connection.
+
+        Error replies (``ResponseError``, e.g. ``NOSCRIPT``) are returned in place of their
+        result; connection failures raise.  Cheaper than a redis-py ``Pipeline``, which
+        takes a connection from the pool and gives it back on every call.
+        """
+        connection = self._connection(self.commands)
+
+        def round_trip() -> list[Any]:
+            connection.send_packed_command(connection.pack_commands(commands))
+            results: list[Any] = []
+            for _ in commands:
+                try:
+                    results.append(connection.read_response())
+                except ResponseError as exc:  # every reply must be read, errors included
+                    results.append(exc)
+            return results
+
+        result: list[Any] = self._with_retry(connection, round_trip)
+        return result
 
     def _ensure_checked(self) -> None:
         if self.endpoint.checked:
@@ -304,25 +338,35 @@ class SyncShard:
         """
         if not calls:
             return []
+        return self.evalsha_many_then(calls, None)[0]
+
+    def evalsha_many_then(
+        self, calls: Sequence[ScriptCall], extra: tuple[Any, ...] | None
+    ) -> tuple[list[Any], Any]:
+        """:meth:`evalsha_many`, plus one more command (``extra``) in the same round trip.
+
+        Returns ``(script results, reply to extra)``; the extra reply is None without one,
+        and may be a ``ResponseError`` instance.
+        """
+        commands = [_evalsha_args(call) for call in calls]
+        if extra is not None:
+            commands.append(extra)
         with translate_errors(self.label):
             self._ensure_checked()
-            pipe = self.commands.pipeline(transaction=False)
-            for call in calls:
-                pipe.execute_command(*_evalsha_args(call))
-            results: list[Any] = pipe.execute(raise_on_error=False)
-            retry = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+            results = self._pipeline(commands)
+            retry = [i for i, result in enumerate(results[:len(calls)])
+                     if isinstance(result, NoScriptError)]
             if retry:
                 for script in {calls[i][0] for i in retry}:
                     self.commands.script_load(script.source)
-                pipe = self.commands.pipeline(transaction=False)
-                for i in retry:
-                    pipe.execute_command(*_evalsha_args(calls[i]))
-                for i, result in zip(retry, pipe.execute(raise_on_error=False), strict=True):
+                rerun = self._pipeline([commands[i] for i in retry])
+                for i, result in zip(retry, rerun, strict=True):
                     results[i] = result
             for result in results:
                 if isinstance(result, _UNAVAILABLE_ERRORS):
                     raise result
-            return results
+        extra_result = results.pop() if extra is not None else None
+        return results, extra_result
 
     def blmpop(self, keys: Sequence[str], timeout: float, count: int) -> Any:
         """``BLMPOP timeout n keys... LEFT COUNT count``: ``[key, [entries]]`` or None."""
@@ -425,6 +469,43 @@ class AsyncShard:
             }
         )
 
+    @staticmethod
+    async def _pipeline(client: redis.asyncio.Redis, commands: Sequence[tuple[Any, ...]]
+                        ) -> list[Any]:
+        """Commands in one round trip on one pooled connection of ``client``.
+
+        Error replies (``ResponseError``) are returned in place of their result; connection
+        failures are retried with the connection's ``Retry`` policy, then raised.  This is
+        what a redis-py ``Pipeline`` (or ``execute_command``) does, without its per-call
+        bookkeeping, which costs more than the round trip on a local Redis.
+        """
+        pool = client.connection_pool
+        connection = await pool.get_connection()
+
+        async def round_trip() -> list[Any]:
+            await connection.send_packed_command(connection.pack_commands(commands))
+            results: list[Any] = []
+            for _ in commands:
+                try:
+                    results.append(await connection.read_response())
+                except ResponseError as exc:  # every reply must be read, errors included
+                    results.append(exc)
+            return results
+
+        async def reconnect(error: Exception) -> None:
+            await connection.disconnect()
+
+        try:
+            result: list[Any] = await connection.retry.call_with_retry(round_trip, reconnect)
+            return result
+        except BaseException:
+            # Cancelled or failed with replies unread: the connection must not be reused
+            # as it is.
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
+
     async def _ensure_checked(self) -> None:
         if not self.endpoint.checked:
             # A concurrent check from another coroutine or thread is harmless: both record
@@ -441,32 +522,24 @@ class AsyncShard:
 
     async def evalsha(self, call: ScriptCall) -> Any:
         """Run one script; loads it first if the server does not know it."""
-        with translate_errors(self.label):
-            await self._ensure_checked()
-            try:
-                return await self.commands.execute_command(*_evalsha_args(call))
-            except NoScriptError:
-                await self.commands.script_load(call[0].source)
-                return await self.commands.execute_command(*_evalsha_args(call))
+        (result,) = await self.evalsha_many([call])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     async def evalsha_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
         """Run several scripts in one pipelined round trip (see :meth:`SyncShard.evalsha_many`)."""
         if not calls:
             return []
+        commands = [_evalsha_args(call) for call in calls]
         with translate_errors(self.label):
             await self._ensure_checked()
-            pipe = self.commands.pipeline(transaction=False)
-            for call in calls:
-                pipe.execute_command(*_evalsha_args(call))
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+            results = await self._pipeline(self.commands, commands)
             retry = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
             if retry:
                 for script in {calls[i][0] for i in retry}:
                     await self.commands.script_load(script.source)
-                pipe = self.commands.pipeline(transaction=False)
-                for i in retry:
-                    pipe.execute_command(*_evalsha_args(calls[i]))
-                rerun = await pipe.execute(raise_on_error=False)
+                rerun = await self._pipeline(self.commands, [commands[i] for i in retry])
                 for i, result in zip(retry, rerun, strict=True):
                     results[i] = result
             for result in results:
@@ -478,9 +551,12 @@ class AsyncShard:
         """``BLMPOP``; see :meth:`SyncShard.blmpop`."""
         with translate_errors(self.label):
             await self._ensure_checked()
-            return await self.blocking.execute_command(
-                "BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count
+            (result,) = await self._pipeline(
+                self.blocking, [("BLMPOP", timeout, len(keys), *keys, "LEFT", "COUNT", count)]
             )
+            if isinstance(result, Exception):
+                raise result
+            return result
 
     async def unblock_pops(self) -> None:
         """End this loop's blocked BLMPOPs now; see :meth:`SyncShard.unblock_pops`."""

@@ -1,0 +1,56 @@
+"""A worker on Redis makes one round trip per message while messages are queued."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+from channels_classic.layers.redis import RedisChannelLayer
+from channels_classic.routing import Router, route
+from worker.worker import Worker
+
+pytestmark = pytest.mark.redis
+
+
+def echo(message):
+    message.reply_channel.send({"n": message["n"]})
+
+
+def test_replies_carry_the_next_receive_and_stopping_takes_nothing_extra(redis_url):
+    layer = RedisChannelLayer(hosts=[redis_url], receive_timeout=1)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for n in range(25):
+            layer.send("test.echo", {"n": n, "reply_channel": "reply!x"})
+        processed = []
+        reads_at_stop = []
+
+        def on_message(delivery, result):
+            processed.append(delivery.content["n"])
+            if len(processed) == 20:
+                reads_at_stop.append(int(client.info("stats")["total_reads_processed"]))
+                worker.stop()
+
+        worker = Worker(layer, Router([route("test.echo", echo)]), on_message=on_message)
+        reads_before = int(client.info("stats")["total_reads_processed"])
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive()
+        reads = reads_at_stop[0] - reads_before
+        assert processed == list(range(20))
+        # One BLMPOP to start, then each reply's round trip brought the next message: 20,
+        # plus the new thread's connection set-up (a few commands per connection) and the
+        # INFO that measures.  Two round trips per message would be over 40.
+        assert reads <= 20 + 10
+        # The 20th reply took the 21st message ahead before the stop request; the worker
+        # gave it back when its loop ended.
+        assert client.llen("asgi:test.echo") == 5
+        assert layer.fetch(["test.echo"], block=False)[0].content["n"] == 20
+        replies = layer.fetch(["reply!"], block=False, max_messages=100)
+        assert [d.content["n"] for d in replies] == list(range(20))
+    finally:
+        client.close()
+        layer.close()

@@ -149,9 +149,22 @@ class LoggedProcess:
         return code
 
     def stop(self) -> None:
-        """Kill the process and everything in its group, if still there (clean-up)."""
+        """Stop the process and everything it started, if still there (clean-up).
+
+        SIGTERM first, so that ``honcho`` stops the processes it started in their own process
+        groups; whatever is left after a bound is killed, children named in ``started (pid=N)``
+        lines included.
+        """
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(10)
+        with self._changed:
+            children = [int(pid) for line in self.lines
+                        for pid in re.findall(r" started \(pid=(\d+)\)", line)]
+        for pid in [self.process.pid, *children]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(10)
         self._reader.join(10)

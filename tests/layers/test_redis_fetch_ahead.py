@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 
 from channels_classic.layers.redis import RedisChannelLayer
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def redis_url(redis_factory: Callable[[], RedisServer]) -> str:
+    """A server of this test's own: the round-trip counts must not see other clients."""
+    return redis_factory().url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from tests.e2e.clients import ChatSocket
 from tests.e2e.conftest import fresh_stack
 from tests.e2e.harness import Stack
 from tests.e2e.test_chat_site import close_all, open_sockets, run_threads, typist
-from tests.support.redis_server import RedisServer, start_redis
+from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -30,12 +30,9 @@ MAX_LOST_TO_A_KILL = 2
 
 
 @pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.close()
+def redis(redis_factory: Callable[[], RedisServer]) -> RedisServer:
+    """A Redis of this test's own, to restart."""
+    return redis_factory()
 
 
 @pytest.fixture

@@ -175,6 +175,64 @@ class AsyncMixin:
         wanted: int,
         window_end: float,
     ) -> list[tuple[str, bytes]]:
+        if len(by_shard) == 1:
+            taken = await self._pop_one_shard_async(loop, by_shard, wanted, window_end)
+            if taken:
+                return taken
+        return await self._pop_waiting_async(loop, by_shard, wanted, window_end)
+
+    async def _pop_one_shard_async(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        by_shard: dict[int, list[str]],
+        wanted: int,
+        window_end: float,
+    ) -> list[tuple[str, bytes]]:
+        """The common case (one shard, no pop running, shard healthy), without a waiter.
+
+        Waits on the pop task itself (shielded: cancelling the receive leaves the pop
+        running, and its entries land in the buffer as usual), which saves the waiter's
+        future, its thread-safe wakeup and a timer per receive.  Returns [] to hand over to
+        :meth:`_pop_waiting_async` for everything else (pops already running, failures,
+        time left after expired entries).
+        """
+        state = self._pops
+        ((shard, keys),) = by_shard.items()
+        keyset = frozenset(keys)
+        now = time.monotonic()
+        with state.lock:
+            taken = state.take(keys, wanted)
+            if taken or now >= window_end:
+                return taken
+            if state.inflight(loop, keyset, [shard]) or state.failing(shard):
+                return []
+            state.begin_wait(loop, keyset)
+            state.pops_to_start(loop, keyset, [shard], now, probe=False)
+        try:
+            clients = self._loop_clients()
+            task = loop.create_task(
+                self._pop_task_async(
+                    loop, clients.shards[shard], shard, keys, keyset, wanted,
+                    max(MIN_BLOCK, round(window_end - now, 3)),
+                )
+            )
+            clients.tasks.add(task)
+            task.add_done_callback(clients.tasks.discard)
+            await asyncio.shield(task)
+        finally:
+            with state.lock:
+                state.end_wait(loop, keyset)
+        with state.lock:
+            return state.take(keys, wanted)
+
+    async def _pop_waiting_async(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        by_shard: dict[int, list[str]],
+        wanted: int,
+        window_end: float,
+    ) -> list[tuple[str, bytes]]:
+        """Wait on every shard at once; see :mod:`.receiving`."""
         state = self._pops
         clients = self._loop_clients()
         all_keys = [key for keys in by_shard.values() for key in keys]

@@ -86,6 +86,14 @@ class AsyncWaiter:
             if not future.done():
                 future.set_result(None)
 
+        try:
+            same_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # called from a thread without a loop
+            same_loop = False
+        if same_loop:
+            # No self-pipe write needed when the pop finished on the waiter's own loop.
+            self.loop.call_soon(resolve)
+            return
         # A closed loop means nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(resolve)
@@ -291,6 +299,10 @@ class PopState:
     def all_down(self, shards: Sequence[int], now: float) -> bool:
         """True when every shard in ``shards`` is in backoff (lock held)."""
         return all(self.is_down(shard, now) for shard in shards)
+
+    def failing(self, shard: int) -> bool:
+        """True when the last pop on ``shard`` failed (lock held)."""
+        return self._failures.get(shard, 0) > 0
 
     def all_failing(self, shards: Sequence[int]) -> bool:
         """True when the last pop on every shard in ``shards`` failed (lock held)."""

@@ -20,6 +20,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
 
 from .config import ConfigError
+from .eager import make_eager
 
 __all__ = [
     "DEFAULT_HOST",
@@ -134,12 +135,12 @@ def listen(reactor: Any, description: str, factory: Factory) -> Deferred[IListen
             fileno, family = _parse_fd(description)
         except ConfigError as exc:
             return fail(exc)
-        return maybeDeferred(_adopt, reactor, fileno, family, factory)
+        return maybeDeferred(_adopt, reactor, fileno, family, factory).addCallback(make_eager)
     try:
         endpoint = serverFromString(reactor, description)
     except (ValueError, TypeError, KeyError, ImportError) as exc:
         return fail(ConfigError(f"invalid endpoint {description!r}: {exc}"))
-    return endpoint.listen(factory)
+    return endpoint.listen(factory).addCallback(make_eager)
 
 
 def _adopt(reactor: Any, fileno: int, family: int, factory: Factory) -> IListeningPort:

@@ -188,6 +188,8 @@ class HttpProtocol(Protocol):
         self._pipelined = 0
         #: Bytes after an HTTP/1.0 keep-alive request, held until its response is done.
         self._held = bytearray()
+        #: Writes collected while one reply is applied (see ``_apply``), or None.
+        self._corked: list[tuple[bytes, Callable[[], None] | None]] | None = None
 
     # -- Twisted entry points ---------------------------------------------------------------------
 
@@ -584,9 +586,36 @@ class HttpProtocol(Protocol):
         return ResponseStart(reply.status, tuple(headers), reply.content, reply.more_content)
 
     def _apply(self, cycle: _Cycle, actions: list[Action]) -> None:
+        # A reply's head, body and end go out in one write: one system call and one segment
+        # (the transport sends at once when nothing is queued, see ``interface_server.eager``).
+        self._corked = []
+        try:
+            self._apply_actions(cycle, actions)
+        finally:
+            self._uncork()
+
+    def _uncork(self) -> None:
+        corked, self._corked = self._corked, None
+        if not corked:
+            return
+        if len(corked) == 1:
+            self._write(*corked[0])
+            return
+        callbacks = [on_written for _, on_written in corked if on_written is not None]
+
+        def written() -> None:
+            for callback in callbacks:
+                callback()
+
+        self._write(b"".join(data for data, _ in corked), written if callbacks else None)
+
+    def _apply_actions(self, cycle: _Cycle, actions: list[Action]) -> None:
         for action in actions:
             if self._closed and not isinstance(action, Ignore):
                 return
+            if not isinstance(action, (StartResponse, SendBody, Finish)):
+                # Anything else may close or abort the connection: send what is collected.
+                self._uncork()
             if isinstance(action, StartResponse):
                 self._cancel_cycle_timer(cycle)
                 cycle.status = action.status
@@ -600,7 +629,9 @@ class HttpProtocol(Protocol):
                 ):
                     return
             elif isinstance(action, Finish):
-                if self._send_h11(h11.EndOfMessage()):
+                sent = self._send_h11(h11.EndOfMessage())
+                self._uncork()
+                if sent:
                     self._finish_cycle(cycle)
             elif isinstance(action, SendError):
                 self._cancel_cycle_timer(cycle)
@@ -758,6 +789,9 @@ class HttpProtocol(Protocol):
         self._close_after_flush()
 
     def _write(self, data: bytes, on_written: Callable[[], None] | None = None) -> None:
+        if self._corked is not None:
+            self._corked.append((data, on_written))
+            return
         transport = self.transport
         if transport is None or self._closed:
             return

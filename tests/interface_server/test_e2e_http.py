@@ -162,7 +162,7 @@ def test_disconnect_only_when_the_client_leaves_early(server: RunningServer) -> 
 def test_response_headers_and_reply_problems(server: RunningServer) -> None:
     with server.connect() as sock:
         head, body = raw_exchange(sock, b"GET /headers HTTP/1.1\r\nHost: x\r\n\r\n",
-                                  until=b"ok").partition(b"\r\n\r\n")[::2]
+                                  until=b"\r\n\r\nok").partition(b"\r\n\r\n")[::2]
     lines = head.split(b"\r\n")
     assert lines[0] == b"HTTP/1.1 201 Created"
     assert lines.count(b"set-cookie: a=1") == 1 and b"set-cookie: b=2" in lines

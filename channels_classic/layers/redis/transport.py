@@ -18,6 +18,7 @@ loaded and the call repeated, which is safe because ``NOSCRIPT`` means nothing r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
@@ -44,6 +45,13 @@ from redis.retry import Retry
 from ..base import LayerUnavailable
 from .config import check_redis_version
 from .scripts import LuaScript
+
+try:  # optional (the ``hiredis`` extra): packs commands in C
+    import hiredis
+    from redis._parsers.hiredis import _AsyncHiredisParser
+except ImportError:  # pragma: no cover - exercised by installs without the extra
+    hiredis = None
+    _AsyncHiredisParser = None
 
 __all__ = [
     "AsyncShard",
@@ -193,6 +201,17 @@ class _HeldConnection:
                 self.pool.release(self.connection)
 
 
+def pack_commands(connection: Any, commands: Sequence[tuple[Any, ...]]) -> bytes:
+    """``commands`` in the Redis protocol, as one string of bytes.
+
+    With hiredis installed this is one C call per command; redis-py's own packing does the
+    same work in Python (and, on its asyncio connections, without hiredis at all).
+    """
+    if hiredis is not None:
+        return b"".join([hiredis.pack_command(command) for command in commands])
+    return b"".join(connection.pack_commands(commands))
+
+
 def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
     script, keys, args = call
     return ("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -267,7 +286,7 @@ class SyncShard:
         connection = self._connection(client)
 
         def round_trip() -> Any:
-            connection.send_command(*args)
+            connection.send_packed_command([pack_commands(connection, (args,))])
             return connection.read_response()
 
         return self._with_retry(connection, round_trip)
@@ -281,8 +300,10 @@ class SyncShard:
         """
         connection = self._connection(self.commands)
 
+        packed = [pack_commands(connection, commands)]
+
         def round_trip() -> list[Any]:
-            connection.send_packed_command(connection.pack_commands(commands))
+            connection.send_packed_command(packed)
             results: list[Any] = []
             for _ in commands:
                 try:
@@ -468,22 +489,40 @@ class AsyncShard:
                 "client_name": pop_client_name,
             }
         )
+        #: Per client (by id): the connection this shard keeps for its round trips.
+        self._held: dict[int, _AsyncHeld] = {}
 
-    @staticmethod
-    async def _pipeline(client: redis.asyncio.Redis, commands: Sequence[tuple[Any, ...]]
+    async def _pipeline(self, client: redis.asyncio.Redis, commands: Sequence[tuple[Any, ...]]
                         ) -> list[Any]:
-        """Commands in one round trip on one pooled connection of ``client``.
+        """Commands in one round trip: on the connection this shard holds for ``client`` when
+        it is free, else on one from the pool.
 
         Error replies (``ResponseError``) are returned in place of their result; connection
-        failures are retried with the connection's ``Retry`` policy, then raised.  This is
-        what a redis-py ``Pipeline`` (or ``execute_command``) does, without its per-call
-        bookkeeping, which costs more than the round trip on a local Redis.
+        failures are retried with the connection's ``Retry`` policy, then raised.
+        """
+        held = self._held.get(id(client))
+        if held is None:
+            held = self._held[id(client)] = _AsyncHeld()
+        if held.usable and not held.lock.locked():
+            async with held.lock:
+                connection = await held.take(client)
+                if connection is not None:
+                    return await _held_round_trips(connection, commands)
+        return await self._pooled_pipeline(client, commands)
+
+    @staticmethod
+    async def _pooled_pipeline(client: redis.asyncio.Redis,
+                               commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """:meth:`_pipeline` on a connection taken from ``client``'s pool for this call.
+
+        This is what a redis-py ``Pipeline`` (or ``execute_command``) does, without its
+        per-call bookkeeping, which costs more than the round trip on a local Redis.
         """
         pool = client.connection_pool
         connection = await pool.get_connection()
 
         async def round_trip() -> list[Any]:
-            await connection.send_packed_command(connection.pack_commands(commands))
+            await connection.send_packed_command([pack_commands(connection, commands)])
             results: list[Any] = []
             for _ in commands:
                 try:
@@ -572,3 +611,76 @@ class AsyncShard:
             with contextlib.suppress(Exception):
                 await closer()
         await self.endpoint.close_loop_resources()
+
+
+class _AsyncHeld:
+    """A connection of one asyncio client's pool, kept by an :class:`AsyncShard`.
+
+    The interface server has one batch of sends and one blocking pop in flight at a time, so
+    one connection per client carries nearly all of its traffic.  Taking it from redis-py's
+    pool and giving it back on every round trip (a lock, connection checks, metrics, a task
+    per write) cost more than the round trip itself; holding it, the round trip is one write
+    and the replies read straight from redis-py's hiredis parser.  Anything concurrent (a
+    second pop, a health probe during a batch) uses the pool as before.  Without hiredis the
+    held path is not used at all.
+    """
+
+    __slots__ = ("connection", "lock", "usable")
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.lock = asyncio.Lock()
+        # asyncio.timeout is Python 3.11+; 3.10 keeps to the pool.
+        self.usable = hiredis is not None and hasattr(asyncio, "timeout")
+
+    async def take(self, client: redis.asyncio.Redis) -> Any:
+        """The held connection (taken from the pool on first use), or None when the client's
+        connections do not parse with hiredis."""
+        if self.connection is None:
+            pool = client.connection_pool
+            connection = await pool.get_connection()
+            if _AsyncHiredisParser is None or not isinstance(
+                getattr(connection, "_parser", None), _AsyncHiredisParser
+            ):
+                self.usable = False
+                await pool.release(connection)
+                return None
+            self.connection = connection
+        return self.connection
+
+
+async def _held_round_trips(connection: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """One pipelined round trip on a held connection, under its ``Retry`` policy."""
+    packed = pack_commands(connection, commands)
+    timeout = connection.socket_timeout
+
+    async def round_trip() -> list[Any]:
+        if not connection.is_connected:
+            await connection.connect()  # handshake, AUTH, SELECT, CLIENT SETNAME, TLS
+        connection._writer.write(packed)
+        parser = connection._parser
+        results: list[Any] = []
+        try:
+            async with asyncio.timeout(timeout):
+                for _ in commands:
+                    # Error replies come back as ResponseError instances, in their place.
+                    results.append(await parser.read_response())
+        except TimeoutError:
+            # Not retried (see the module docstring): the commands may have run.
+            raise RedisTimeoutError(
+                f"Timeout reading from {connection.host}:{connection.port}") from None
+        except OSError as exc:
+            raise RedisConnectionError(
+                f"Error reading from {connection.host}:{connection.port}: {exc}") from exc
+        return results
+
+    async def reconnect(error: Exception) -> None:
+        await connection.disconnect()
+
+    try:
+        result: list[Any] = await connection.retry.call_with_retry(round_trip, reconnect)
+        return result
+    except BaseException:
+        # Cancelled or failed with replies unread: the connection must start afresh.
+        await connection.disconnect()
+        raise

@@ -11,10 +11,12 @@ from django.dispatch import Signal
 
 __all__ = ["consumer_finished", "consumer_started", "worker_process_ready", "worker_ready"]
 
+# Sent around every message: caching the receivers per sender (the message class) saves
+# looking them up each time; connect() and disconnect() clear the cache.
 #: Sent before a consumer runs; ``environ`` is the message content (a dict).
-consumer_started = Signal()
+consumer_started = Signal(use_caching=True)
 #: Sent after a consumer has run, whatever happened.  Old database connections are closed.
-consumer_finished = Signal()
+consumer_finished = Signal(use_caching=True)
 #: Sent by each worker (thread) when it is about to start fetching messages.
 worker_ready = Signal()
 #: Sent once by ``runworker`` when the process is set up, before its workers start.

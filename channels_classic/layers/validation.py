@@ -33,6 +33,10 @@ MAX_NESTING = 64
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
+#: Names already found valid, for sending and for receiving (bounded: cleared when full).
+_SEND_NAMES_OK: set[str] = set()
+_RECEIVE_NAMES_OK: set[str] = set()
+_CHECKED_NAMES_LIMIT = 4096
 _CHANNEL_RE = re.compile(r"\A[A-Za-z0-9._-]+(?:[?!][A-Za-z0-9._-]*)?\Z", re.ASCII)
 _GROUP_RE = re.compile(r"\A[A-Za-z0-9._-]+\Z", re.ASCII)
 _TOKEN_ALPHABET = string.ascii_letters
@@ -70,6 +74,11 @@ def validate_channel_name(name: object, receive: bool = False) -> str:
     Raises:
         TypeError: naming the rule that was broken.
     """
+    # Every send and receive checks its names; the same few (a worker's channels, a
+    # connection's reply channel) come back all the time.
+    checked = _RECEIVE_NAMES_OK if receive else _SEND_NAMES_OK
+    if type(name) is str and name in checked:
+        return name
     name = _check_name_type(name, "Channel")
     if not _CHANNEL_RE.match(name):
         raise TypeError(
@@ -92,6 +101,9 @@ def validate_channel_name(name: object, receive: bool = False) -> str:
                 f"Cannot send to {name!r}: a process-local channel name needs a local part "
                 "after the '!'"
             )
+    if len(checked) >= _CHECKED_NAMES_LIMIT:
+        checked.clear()
+    checked.add(name)
     return name
 
 

@@ -728,3 +728,30 @@ def test_request_encoding_property(method: str, version: str, path: str, safe: s
     assert message["headers"] == expected
     assert message["client"] == ["127.0.0.1", 40000] and message["server"] == ["127.0.0.1", 8000]
     assert (message["scheme"], message["root_path"]) == ("http", "")
+
+
+def test_each_reply_message_is_written_in_one_piece() -> None:
+    h = Harness()
+    protocol, transport = h.connect()
+    writes: list[bytes] = []
+    original = transport.write
+
+    def write(data: bytes) -> None:
+        writes.append(data)
+        original(data)
+
+    transport.write = write  # type: ignore[method-assign]
+    protocol.dataReceived(request("/one"))
+    [message] = h.app_messages("http.request")
+    respond(h, message, status=200, headers=[[b"Content-Type", b"text/plain"]], content=b"hi")
+    # Head and body in one write: one system call and one segment on a real socket.
+    assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK")
+    assert writes[0].endswith(b"\r\n\r\nhi")
+    protocol.dataReceived(request("/stream"))
+    [second] = h.app_messages("http.request")
+    respond(h, second, status=200, content=b"first", more_content=True)
+    respond(h, second, content=b"last")
+    assert len(writes) == 3
+    assert writes[1].startswith(b"HTTP/1.1 200 OK") and writes[1].endswith(b"5\r\nfirst\r\n")
+    assert writes[2] == b"4\r\nlast\r\n0\r\n\r\n"  # last chunk and terminator together
+    assert h.actions[-1][2]["size"] == 9

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+import redis
 
-from channels_classic.layers import Delivery
+from channels_classic.layers import Delivery, LayerUnavailable
 from channels_classic.layers.redis import RedisChannelLayer
 from tests.layers.helpers import record_commands, run_async, wait_until_blocked
 
@@ -123,3 +124,78 @@ def test_close_async_unblocks_pops_promptly_and_keeps_the_layer_usable(
     assert run_async([], body) < 5
     layer.send("idle.proc!c", {"n": 1})
     assert layer.fetch(["idle.proc!"], block=True) == [Delivery("idle.proc!c", {"n": 1}, 0)]
+
+
+def _connection_count(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return len(client.client_list())
+    finally:
+        client.close()
+
+
+def test_round_trips_reuse_the_connections_the_shard_holds(make_redis_layer: MakeRedis,
+                                                           redis_url: str) -> None:
+    layer = make_redis_layer()
+
+    async def body() -> tuple[int, int, list[int]]:
+        await layer.send_async("held", {"n": -1})
+        await layer.fetch_async(["held"])
+        opened = _connection_count(redis_url)
+        for n in range(20):
+            await layer.send_many_async([("held", {"n": n})])
+            await layer.fetch_async(["held"])
+        # Concurrent batches: one runs on the held connection, the others on pooled ones;
+        # every message arrives.
+        await asyncio.gather(*(layer.send_many_async([("held", {"n": 100 + n})])
+                               for n in range(5)))
+        got = await layer.fetch_async(["held"], max_messages=10)
+        return opened, _connection_count(redis_url), sorted(d.content["n"] for d in got)
+
+    opened, after_sequential_and_concurrent, numbers = run_async([layer], body)
+    assert numbers == [100, 101, 102, 103, 104]
+    # Twenty sequential round trips opened nothing new; the concurrent ones at most four.
+    assert opened <= after_sequential_and_concurrent <= opened + 4
+
+
+def test_without_hiredis_the_pool_is_used(make_redis_layer: MakeRedis,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from channels_classic.layers.redis import transport
+
+    monkeypatch.setattr(transport, "hiredis", None)
+    layer = make_redis_layer()
+
+    async def body() -> list[Delivery]:
+        await layer.send_many_async([("plain", {"n": 1}), ("plain", {"n": 2})])
+        return await layer.fetch_async(["plain"], max_messages=5)
+
+    assert run_async([layer], body) == [Delivery("plain", {"n": 1}, 0),
+                                        Delivery("plain", {"n": 2}, 0)]
+    shard = next(iter(layer._loops.values()), None)
+    assert shard is None  # the loop's clients were closed with it
+    assert layer.receive(["plain"]) == (None, None)
+
+
+def test_a_timed_out_send_is_not_repeated(make_redis_layer: MakeRedis, redis_url: str) -> None:
+    layer = make_redis_layer(connection_kwargs={"socket_timeout": 0.3})
+    admin = redis.Redis.from_url(redis_url)
+
+    async def body() -> list[Delivery]:
+        await layer.send_async("slow", {"n": 0})
+        await layer.fetch_async(["slow"])
+        admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+        with pytest.raises(LayerUnavailable, match="Timeout"):
+            await layer.send_async("slow", {"n": 1})
+        # The layer does not send it again (the script may have run) and drops the connection
+        # that timed out rather than reuse it with a late reply unread.  Redis drops a paused
+        # command whose client has gone, so the message arrives at most once.
+        await asyncio.to_thread(admin.execute_command, "CLIENT", "UNPAUSE")
+        await layer.send_async("slow", {"n": 2})
+        return await layer.fetch_async(["slow"], max_messages=5)
+
+    try:
+        got = run_async([layer], body)
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+    assert [d.content["n"] for d in got] in ([2], [1, 2])

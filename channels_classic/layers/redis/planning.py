@@ -41,6 +41,9 @@ __all__ = [
 
 logger = logging.getLogger("channels_classic.layers.redis")
 
+#: Channel lists whose Redis keys ``_keys_by_shard`` keeps (a worker has one; a server a few).
+_KEYS_CACHE_LIMIT = 256
+
 
 def shard_failure(error: BaseException | None) -> BaseException:
     """The exception a receive raises when every shard it needs is failing."""
@@ -236,7 +239,29 @@ class PlanningMixin:
                                    self.global_statistics_expiry])
 
     def _keys_by_shard(self, names: Iterable[str]) -> dict[int, list[str]]:
+        """Redis keys of ``names``, by shard.  The result is shared: do not modify it.
+
+        A worker asks for the same few channels before every message, so results are kept
+        (a bounded number, for the current topology).
+        """
         topo = self._topology()
+        names = tuple(names)
+        cache: dict[tuple[str, ...], dict[int, list[str]]] | None = getattr(
+            self, "_keys_cache", None)
+        if cache is None or getattr(self, "_keys_cache_topology", None) is not topo:
+            cache = {}
+            self._keys_cache = cache
+            self._keys_cache_topology = topo
+        found = cache.get(names)
+        if found is None:
+            found = self._compute_keys_by_shard(topo, names)
+            if len(cache) >= _KEYS_CACHE_LIMIT:
+                cache.clear()
+            cache[names] = found
+        return found
+
+    def _compute_keys_by_shard(self, topo: Topology, names: tuple[str, ...]
+                               ) -> dict[int, list[str]]:
         by_shard: dict[int, list[str]] = {}
         for name in dict.fromkeys(names):
             key = self.prefix + name

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
@@ -81,13 +81,26 @@ ScriptCall = tuple[LuaScript, Sequence[str | bytes], Sequence[str | bytes | int 
 _UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 
-@contextlib.contextmanager
-def translate_errors(label: str) -> Iterator[None]:
+class _TranslateErrors:
+    # A class rather than a generator-based context manager: it wraps every Redis call.
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 traceback: Any) -> bool:
+        if exc is not None and isinstance(exc, _UNAVAILABLE_ERRORS):
+            raise LayerUnavailable(f"Redis at {self.label} is unavailable: {exc}") from exc
+        return False
+
+
+def translate_errors(label: str) -> contextlib.AbstractContextManager[None]:
     """Turn connection-level failures into :class:`LayerUnavailable` naming the shard."""
-    try:
-        yield
-    except _UNAVAILABLE_ERRORS as exc:
-        raise LayerUnavailable(f"Redis at {label} is unavailable: {exc}") from exc
+    return _TranslateErrors(label)
 
 
 def client_options(

@@ -1,7 +1,9 @@
 """``ViewConsumer``: the default ``http.request`` consumer, which runs Django views.
 
 Each reply message is sent the moment the handler produces it (``immediately=True``), so a
-streaming response reaches the client part by part instead of after the view finishes.
+streaming response reaches the client part by part instead of after the view finishes.  The
+final one goes through the layer's ``send_many``, so a worker's reply round trip also takes its
+next message (see ``RedisChannelLayer.fetch_ahead``).
 
 A full reply channel means the interface server is behind (or gone).  The spec says to wait
 and retry, optionally giving up after a timeout; Channels 1.x retried forever and could pin a
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from channels_classic.layers.base import ChannelFull, MessageTooLarge
+from channels_classic.message import note_send
 
 from . import conf
 from .asgi_handler import AsgiHandler
@@ -39,6 +42,7 @@ def send_reply(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    last: bool = False,
 ) -> bool:
     """Send one reply message now, retrying while the channel is full.
 
@@ -47,6 +51,8 @@ def send_reply(
         content: the message.
         timeout: seconds to keep retrying a full channel.
         sleep, clock: injectable for tests.
+        last: the response's final message; it goes through the layer's ``send_many``,
+            which lets a worker take its next message in the same round trip.
 
     Returns:
         True if the message was sent; False if the channel stayed full for ``timeout``
@@ -57,7 +63,7 @@ def send_reply(
     delay = _FIRST_DELAY
     while True:
         try:
-            channel.send(content, immediately=True)
+            _send_now(channel, content, last)
         except ChannelFull:
             remaining = deadline - clock()
             if remaining <= 0:
@@ -74,6 +80,19 @@ def send_reply(
             return False
         else:
             return True
+
+
+def _send_now(channel: Any, content: dict[str, Any], last: bool) -> None:
+    send_many = getattr(channel.channel_layer, "send_many", None) if last else None
+    if send_many is None:
+        channel.send(content, immediately=True)
+        return
+    # Only for the final message: taking the next message ahead while a response is still
+    # streaming would hold that message back behind it.
+    note_send(channel.name)
+    (error,) = send_many([(channel.name, content)])
+    if error is not None:
+        raise error
 
 
 class ViewConsumer:
@@ -101,7 +120,8 @@ class ViewConsumer:
         replies = self.handler(message)
         try:
             for reply in replies:
-                if not send_reply(reply_channel, reply, timeout):
+                last = not reply.get("more_content", False)
+                if not send_reply(reply_channel, reply, timeout, last=last):
                     return
         finally:
             # Runs the response's close() (files, request_finished) even when abandoned.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 
@@ -113,24 +114,24 @@ def test_no_sentinel_answering_is_unavailable(make_sentinel_layer: MakeSentinel)
         layer.send("x", {"n": 1})
 
 
-def test_failover_to_the_replica(redis_factory: Callable[[], RedisServer],
-                                 clock: FakeClock) -> None:
-    master = redis_factory()
+def _replica_watched_by_sentinel(master: RedisServer) -> tuple[RedisServer, SentinelServer]:
+    """A replica of ``master`` in sync, and a Sentinel that knows both (ready to fail over)."""
     setup = master.client()
     setup.config_set("repl-diskless-sync-delay", 0)  # sync the replica now, not in 5 s
     setup.close()
     replica = start_redis(extra_args=["--replicaof", "127.0.0.1", str(master.port)])
-    sentinel: SentinelServer | None = None
-    layer: RedisSentinelChannelLayer | None = None
+    deadline = time.monotonic() + 10
+    replica_client = replica.client()
     try:
-        replica_client = replica.client()
-        deadline = time.monotonic() + 10
         while replica_client.info("replication").get("master_link_status") != "up":
             assert time.monotonic() < deadline, "replica never synced"
             time.sleep(0.02)
-        # Started after the replica is in sync, so Sentinel's first look finds it.
-        sentinel = SentinelServer(master.port).start()
-        sentinel_client = sentinel.client()
+    finally:
+        replica_client.close()
+    # Started after the replica is in sync, so Sentinel's first look finds it.
+    sentinel = SentinelServer(master.port).start()
+    sentinel_client = sentinel.client()
+    try:
         while not any(
             replica_state.get("master-link-status") == "ok"
             and not replica_state.get("is_disconnected")
@@ -138,29 +139,80 @@ def test_failover_to_the_replica(redis_factory: Callable[[], RedisServer],
         ):  # Sentinel only promotes a replica it has talked to itself
             assert time.monotonic() < deadline, "Sentinel never reached the replica"
             time.sleep(0.02)
+    finally:
+        sentinel_client.close()
+    return replica, sentinel
+
+
+def _fail_over(sentinel: SentinelServer, replica: RedisServer) -> None:
+    client = sentinel.client()
+    deadline = time.monotonic() + 10
+    try:
+        client.execute_command("SENTINEL", "FAILOVER", "mymaster")
+        while client.sentinel_masters()["mymaster"]["port"] != replica.port:
+            assert time.monotonic() < deadline, "Sentinel never promoted the replica"
+            time.sleep(0.02)
+    finally:
+        client.close()
+
+
+def test_failover_to_the_replica(redis_factory: Callable[[], RedisServer],
+                                 clock: FakeClock) -> None:
+    master = redis_factory()
+    replica, sentinel = _replica_watched_by_sentinel(master)
+    layer: RedisSentinelChannelLayer | None = None
+    try:
         layer = RedisSentinelChannelLayer(hosts=[sentinel.host], receive_timeout=0.3,
                                           clock=clock)
         layer.send("before", {"n": 1})
         assert layer.receive(["before"]) == ("before", {"n": 1})
         assert layer.identity() == run_id(master)
 
-        sentinel_client.execute_command("SENTINEL", "FAILOVER", "mymaster")
-        while sentinel_client.sentinel_masters()["mymaster"]["port"] != replica.port:
-            assert time.monotonic() < deadline, "Sentinel never promoted the replica"
-            time.sleep(0.02)
+        _fail_over(sentinel, replica)
         master.stop()  # the old master is gone for good
 
         # The same layer object follows Sentinel to the new master.
         layer.send("after", {"n": 2})
         assert layer.receive(["after"], block=True) == ("after", {"n": 2})
         assert layer.identity() == run_id(replica)
-        replica_client.close()
-        sentinel_client.close()
     finally:
         if layer is not None:
             layer.close()
-        if sentinel is not None:
-            sentinel.close()
+        sentinel.close()
+        replica.close()
+
+
+def test_async_connections_leave_a_demoted_master(redis_factory: Callable[[], RedisServer],
+                                                  clock: FakeClock) -> None:
+    master = redis_factory()
+    replica, sentinel = _replica_watched_by_sentinel(master)
+    layer = RedisSentinelChannelLayer(hosts=[sentinel.host], receive_timeout=0.3, clock=clock)
+
+    async def body() -> tuple[list[Delivery], list[Delivery]]:
+        # The asyncio side now holds connections to the master.
+        await layer.send_async("before", {"n": 1})
+        before = await layer.fetch_async(["before"])
+        await asyncio.to_thread(_fail_over, sentinel, replica)
+        # The old master keeps running as a replica of the new one (what Sentinel does when
+        # it next sees it; done here at once): writes to it are refused with READONLY
+        # instead of failing the connection.
+        old = master.client()
+        try:
+            old.replicaof("127.0.0.1", replica.port)
+            assert old.info("replication")["role"] == "slave"
+        finally:
+            old.close()
+        await layer.send_async("after", {"n": 2})
+        return before, await layer.fetch_async(["after"])
+
+    try:
+        before, after = run_async([layer], body)
+        assert before == [Delivery("before", {"n": 1}, 0)]
+        assert after == [Delivery("after", {"n": 2}, 0)]
+        assert layer.identity() == run_id(replica)
+    finally:
+        layer.close()
+        sentinel.close()
         replica.close()
 
 

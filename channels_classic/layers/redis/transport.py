@@ -685,6 +685,15 @@ async def _held_round_trips(connection: Any, commands: Sequence[tuple[Any, ...]]
         except OSError as exc:
             raise RedisConnectionError(
                 f"Error reading from {connection.host}:{connection.port}: {exc}") from exc
+        pool = getattr(connection, "connection_pool", None)
+        if getattr(pool, "is_master", False) and any(
+            isinstance(result, ReadOnlyError) for result in results
+        ):
+            # As redis-py's Sentinel connections do: the master this connection reached was
+            # demoted; reconnecting asks Sentinel for the new one, and the retry is safe
+            # because a replica refused every write.
+            await connection.disconnect()
+            raise RedisConnectionError("The previous master is now a replica")
         return results
 
     async def reconnect(error: Exception) -> None:

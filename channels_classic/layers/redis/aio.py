@@ -144,7 +144,12 @@ class AsyncMixin:
                 elif outcome != 1:
                     results[index] = await self._send_to_async(plan, plan.targets[1:], full=True)
 
-        await asyncio.gather(*(run(shard, batch) for shard, batch in batches.items()))
+        if len(batches) == 1:
+            # One shard (the usual case): no tasks and gathering future for a single call.
+            ((shard, batch),) = batches.items()
+            await run(shard, batch)
+        else:
+            await asyncio.gather(*(run(shard, batch) for shard, batch in batches.items()))
         return results
 
     async def fetch_async(self, channels: Iterable[str], max_messages: int = 1) -> list[Delivery]:

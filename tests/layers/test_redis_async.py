@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +11,14 @@ import redis
 
 from channels_classic.layers import Delivery, LayerUnavailable
 from channels_classic.layers.redis import RedisChannelLayer
-from tests.layers.helpers import record_commands, run_async, wait_until_blocked
+from tests.layers.helpers import (
+    command_counts,
+    record_commands,
+    reset_command_stats,
+    run_async,
+    wait_until_blocked,
+)
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
@@ -195,6 +203,47 @@ def test_a_timed_out_send_is_not_repeated(make_redis_layer: MakeRedis, redis_url
 
     try:
         got = run_async([layer], body)
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+    assert [d.content["n"] for d in got] in ([2], [1, 2])
+
+
+def test_sync_pipelines_read_replies_without_extra_health_checks(
+    make_redis_layer: MakeRedis, redis_factory: Callable[[], RedisServer]
+) -> None:
+    url = redis_factory().url  # its own server: PINGs are counted from its statistics
+    layer = make_redis_layer(hosts=[url], connection_kwargs={"health_check_interval": 0.3})
+    layer.send_many([("healthy", {"n": -1})])
+    reset_command_stats([url])
+    deadline = time.monotonic() + 1.2
+    sent = 0
+    while time.monotonic() < deadline:
+        assert layer.send_many([("healthy", {"n": sent})]) == [None]
+        sent += 1
+        time.sleep(0.02)
+    counts = command_counts(url)
+    # Every reply counts as a sign of health: no PING while round trips keep coming.
+    assert counts.get("ping", 0) == 0
+    assert counts["evalsha"] == sent
+    assert len(layer.fetch(["healthy"], max_messages=100)) == min(sent + 1, 100)
+
+
+def test_a_timed_out_sync_pipeline_is_not_repeated(make_redis_layer: MakeRedis,
+                                                   redis_url: str) -> None:
+    layer = make_redis_layer(connection_kwargs={"socket_timeout": 0.3})
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        layer.send_many([("slow-sync", {"n": 0})])
+        layer.fetch(["slow-sync"])
+        admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+        results = layer.send_many([("slow-sync", {"n": 1})])
+        assert isinstance(results[0], LayerUnavailable) and "Timeout" in str(results[0])
+        admin.execute_command("CLIENT", "UNPAUSE")
+        # The connection that timed out was dropped: this round trip cannot read the late
+        # reply of the one before.
+        assert layer.send_many([("slow-sync", {"n": 2})]) == [None]
+        got = layer.fetch(["slow-sync"], max_messages=5)
     finally:
         admin.execute_command("CLIENT", "UNPAUSE")
         admin.close()

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -48,10 +49,10 @@ from .scripts import LuaScript
 
 try:  # optional (the ``hiredis`` extra): packs commands in C
     import hiredis
-    from redis._parsers.hiredis import _AsyncHiredisParser
+    from redis._parsers.hiredis import _AsyncHiredisParser, _HiredisParser
 except ImportError:  # pragma: no cover - exercised by installs without the extra
     hiredis = None
-    _AsyncHiredisParser = None
+    _AsyncHiredisParser = _HiredisParser = None
 
 __all__ = [
     "AsyncShard",
@@ -317,6 +318,8 @@ class SyncShard:
 
         def round_trip() -> list[Any]:
             connection.send_packed_command(packed)
+            if _reads_with_hiredis(connection):
+                return _read_replies(connection, len(commands))
             results: list[Any] = []
             for _ in commands:
                 try:
@@ -471,6 +474,51 @@ class SyncShard:
             with contextlib.suppress(Exception):
                 client.close()
         self.endpoint.close()
+
+
+def _reads_with_hiredis(connection: Any) -> bool:
+    # RESP2 or RESP3 alike: the parser itself consumes push notifications between replies.
+    return _HiredisParser is not None and isinstance(
+        getattr(connection, "_parser", None), _HiredisParser)
+
+
+def _read_replies(connection: Any, count: int) -> list[Any]:
+    """``count`` replies read straight from a sync connection's hiredis parser.
+
+    What ``Connection.read_response`` does per reply (error translation, disconnecting a
+    connection left with unread replies, the health-check clock, a demoted Sentinel master),
+    done once for the whole pipeline; error replies come back in place as ``ResponseError``.
+    """
+    parser = connection._parser
+    results: list[Any] = []
+    try:
+        for _ in range(count):
+            results.append(parser.read_response())
+    except (RedisConnectionError, RedisTimeoutError):
+        connection.disconnect()
+        raise
+    except OSError as exc:  # e.g. a reset connection
+        connection.disconnect()
+        raise RedisConnectionError(
+            f"Error while reading from {connection.host}:{connection.port}: {exc}") from exc
+    except BaseException:
+        connection.disconnect()
+        raise
+    if connection.health_check_interval:
+        connection.next_health_check = time.monotonic() + connection.health_check_interval
+    if _from_demoted_master(connection, results):
+        connection.disconnect()
+        raise RedisConnectionError("The previous master is now a replica")
+    return results
+
+
+def _from_demoted_master(connection: Any, results: Sequence[Any]) -> bool:
+    """True when a Sentinel master connection got ``READONLY``: the master it reached was
+    demoted.  Reconnecting asks Sentinel for the new one (as redis-py's own Sentinel
+    connections do), and retrying is safe because a replica refused every write."""
+    pool = getattr(connection, "connection_pool", None)
+    return bool(getattr(pool, "is_master", False)) and any(
+        isinstance(result, ReadOnlyError) for result in results)
 
 
 class AsyncShard:
@@ -685,13 +733,7 @@ async def _held_round_trips(connection: Any, commands: Sequence[tuple[Any, ...]]
         except OSError as exc:
             raise RedisConnectionError(
                 f"Error reading from {connection.host}:{connection.port}: {exc}") from exc
-        pool = getattr(connection, "connection_pool", None)
-        if getattr(pool, "is_master", False) and any(
-            isinstance(result, ReadOnlyError) for result in results
-        ):
-            # As redis-py's Sentinel connections do: the master this connection reached was
-            # demoted; reconnecting asks Sentinel for the new one, and the retry is safe
-            # because a replica refused every write.
+        if _from_demoted_master(connection, results):
             await connection.disconnect()
             raise RedisConnectionError("The previous master is now a replica")
         return results

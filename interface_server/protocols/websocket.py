@@ -64,6 +64,7 @@ from ..messages import (
     parse_ws_reply,
     unknown_keys,
 )
+from .masking import unmasker_for
 from .outbound import OutboundBuffer
 
 __all__ = ["WebSocketProtocol", "make_websocket_factory"]
@@ -94,6 +95,10 @@ def make_websocket_factory(config: ServerConfig) -> WebSocketServerFactory:
         autoPingTimeout=0,
         # file:// pages send "Origin: null"; pass it on and let the app's validators decide.
         allowNullOrigin=True,
+        # Client frames are unmasked by WebSocketProtocol.onFrameBegin (see .masking), which
+        # is cheaper for small frames than autobahn's own masker; autobahn must not unmask too.
+        # A server never masks what it sends, so this option changes nothing else.
+        applyMask=False,
     )
     return factory
 
@@ -226,6 +231,18 @@ class WebSocketProtocol(WebSocketServerProtocol):
             self._lifetime_call = clock.callLater(self.config.websocket_timeout,
                                                   self._on_lifetime_over)
         self._arm_ping()
+
+    def onFrameBegin(self) -> None:  # noqa: N802
+        """A client frame's header is parsed: unmask its payload with the cheaper masker.
+
+        The factory turns autobahn's own unmasking off (``applyMask=False``), which leaves
+        a pass-through masker here; frames without a mask (refused by autobahn as protocol
+        errors) or without payload keep it.
+        """
+        frame = self.current_frame
+        if frame.mask and frame.length > 0:
+            self.current_frame_masker = unmasker_for(frame.mask, frame.length)
+        super().onFrameBegin()
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
         """A complete client message (autobahn already checked size and UTF-8)."""

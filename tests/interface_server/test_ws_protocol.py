@@ -450,3 +450,24 @@ def test_describe_keys_are_json_safe() -> None:
     h = Harness()
     ws = Socket(h)
     assert json.loads(json.dumps(sorted(k for k in ws.connect)))
+
+
+@pytest.mark.parametrize("size", [1, 125, 1024, 1025, 5000])
+def test_masked_frames_arriving_byte_by_byte_are_unmasked(size: int) -> None:
+    h = Harness()
+    ws = Socket(h)
+    ws.accept()
+    text = "é" * (size // 2) + "x" * (size % 2)  # two UTF-8 bytes per "é": size bytes
+    payload = text.encode("utf-8")
+    assert len(payload) == size
+    wire = (client_frame(payload[: len(payload) // 2], fin=False)
+            + client_frame(payload[len(payload) // 2:], opcode=0)
+            + client_frame(b"ping data", opcode=9)
+            + client_frame(b"\x00\x01\xff" * (size // 3 + 1), opcode=2))
+    for index in range(len(wire)):
+        ws.protocol.dataReceived(wire[index:index + 1])
+    assert [m.get("text", m.get("bytes")) for m in ws.receives()] == [
+        text, b"\x00\x01\xff" * (size // 3 + 1)]
+    assert (10, b"ping data") in ws.frames()  # the pong carries the unmasked ping payload
+    ws.protocol.dataReceived(close_frame(4001))
+    assert ws.frames()[-1] == (8, b"\x0f\xa1")

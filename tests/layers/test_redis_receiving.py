@@ -131,3 +131,18 @@ def test_drop_log_summarises(caplog: pytest.LogCaptureFixture) -> None:
         "Dropped messages: 5 expired before delivery, "
         "1 skipped by send_group('room'): member at capacity"
     ]
+
+
+def test_pop_finished_reports_a_recovery_once() -> None:
+    state = PopState(lambda: 0)
+    error = LayerUnavailable("Redis at redis://a:1/0 is unavailable")
+    for _ in range(3):
+        with state.lock:
+            state.begin_wait("sync", KEYS)
+            state.pops_to_start("sync", KEYS, [0], 0.0, probe=True)
+    assert state.pop_finished("sync", 0, KEYS, [], None, 0.0) is False
+    assert state.pop_finished("sync", 0, KEYS, [], error, 1.0) is False
+    assert state.pop_finished("sync", 0, KEYS, [], None, 2.0) is True
+    with state.lock:
+        state.pops_to_start("sync", KEYS, [0], 2.0, probe=True)
+    assert state.pop_finished("sync", 0, KEYS, [], None, 3.0) is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -118,3 +119,97 @@ def test_async_reconnect_and_unavailable(redis_factory: Callable[[], RedisServer
         assert await layer.identity_async() != before
 
     run_async([layer], body)
+
+
+RECOVERED = "is reachable again; blocking receives resume"
+
+
+class _Catch(logging.Handler):
+    """Sets ``event`` when a record containing ``text`` is logged (from any thread)."""
+
+    def __init__(self, text: str, event: threading.Event) -> None:
+        super().__init__()
+        self.text = text
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+def _recoveries(caplog: pytest.LogCaptureFixture, port: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if RECOVERED in r.getMessage() and f":{port}/" in r.getMessage()]
+
+
+def test_async_receive_logs_the_end_of_an_outage_once(
+    redis_factory: Callable[[], RedisServer], make_redis_layer: MakeRedis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = redis_factory()
+    layer = make_redis_layer(hosts=[server.url], receive_timeout=2)
+    caplog.set_level("WARNING", logger="channels_classic.layers")
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        await layer.send_async("a", {"n": 1})
+        assert await layer.fetch_async(["a"]) == [Delivery("a", {"n": 1}, 0)]
+        await loop.run_in_executor(None, server.stop)
+        with pytest.raises(LayerUnavailable):
+            await layer.fetch_async(["a"])
+        assert any("Blocking receive on" in r.getMessage() for r in caplog.records)
+        assert _recoveries(caplog, server.port) == []
+        await loop.run_in_executor(None, server.start)
+        await layer.send_async("a", {"n": 2})
+        assert await layer.fetch_async(["a"]) == [Delivery("a", {"n": 2}, 0)]
+        await layer.send_async("a", {"n": 3})
+        assert await layer.fetch_async(["a"]) == [Delivery("a", {"n": 3}, 0)]
+
+    run_async([layer], body)
+    # The recovery is said once per outage, naming the server, like the failure was.
+    assert len(_recoveries(caplog, server.port)) == 1
+
+
+def test_one_shard_down_the_other_serves_and_its_return_is_logged(
+    redis_factory: Callable[[], RedisServer], make_redis_layer: MakeRedis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    servers = [redis_factory(), redis_factory()]
+    layer = make_redis_layer(hosts=[s.url for s in servers], receive_timeout=1)
+    caplog.set_level("WARNING", logger="channels_classic.layers")
+    # Process channels: their shard is fixed by their name (a normal channel's message may
+    # go to any shard that takes it).
+    names = [f"p{n}!" for n in range(64)]
+    on_down = next(name for name in names if layer.shard_for(name) == 0)
+    on_up = next(name for name in names if layer.shard_for(name) == 1)
+    servers[0].stop()
+    layer.send(on_up + "a", {"n": 1})
+    # The blocking receive over both shards keeps serving from the healthy one.
+    failed = threading.Event()
+    catcher = _Catch(f"Blocking receive on redis://127.0.0.1:{servers[0].port}/0 failed", failed)
+    logging.getLogger("channels_classic.layers.redis").addHandler(catcher)
+    try:
+        assert layer.receive([on_down, on_up], block=True) == (on_up + "a", {"n": 1})
+        # The down shard's pop is still retrying its connection: wait until it has failed,
+        # or the restart below would make it succeed and there would be no outage to end.
+        assert failed.wait(QUICKLY)
+    finally:
+        logging.getLogger("channels_classic.layers.redis").removeHandler(catcher)
+    assert _recoveries(caplog, servers[0].port) == []
+    recovered = threading.Event()
+    catcher = _Catch(f":{servers[0].port}/0 {RECOVERED}", recovered)
+    logging.getLogger("channels_classic.layers.redis").addHandler(catcher)
+    try:
+        servers[0].start()
+        layer.send(on_down + "a", {"n": 2})
+        deadline = time.monotonic() + QUICKLY
+        received = None
+        while received is None and time.monotonic() < deadline:  # the shard's backoff is short
+            _, received = layer.receive([on_down, on_up], block=True)
+        assert received == {"n": 2}
+        # Said by the pool thread whose pop succeeded, right after it handed the message over
+        # (so possibly after this receive returned).
+        assert recovered.wait(QUICKLY)
+    finally:
+        logging.getLogger("channels_classic.layers.redis").removeHandler(catcher)
+    assert _recoveries(caplog, servers[1].port) == []

@@ -434,7 +434,8 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         except BaseException as exc:  # reported to the waiting receivers, never lost
             error = exc
             self._log_shard_error(shard, exc)
-        self._pops.pop_finished(kind, shard, keyset, entries, error, time.monotonic())
+        if self._pops.pop_finished(kind, shard, keyset, entries, error, time.monotonic()):
+            self._log_shard_recovered(shard)
 
     def _log_shard_error(self, shard: int, exc: BaseException) -> None:
         if self._closed:
@@ -444,6 +445,13 @@ class RedisChannelLayer(PlanningMixin, AsyncMixin, BaseChannelLayer):
         if not already_down:
             logger.warning("Blocking receive on %s failed: %s",
                            self._topology().endpoints[shard].label, exc)
+
+    def _log_shard_recovered(self, shard: int) -> None:
+        # The pair of the warning above: a receive that retried past a short outage never
+        # raises, so without this line an operator would see the failure and no recovery.
+        if not self._closed:
+            logger.warning("Redis at %s is reachable again; blocking receives resume",
+                           self._topology().endpoints[shard].label)
 
     # -- receiving ahead (sync) -------------------------------------------------------------
 

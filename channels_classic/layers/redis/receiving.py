@@ -272,8 +272,13 @@ class PopState:
         entries: list[tuple[str, bytes]],
         error: BaseException | None,
         now: float,
-    ) -> None:
-        """Record a finished pop: buffer its entries, update shard health, wake everyone."""
+    ) -> bool:
+        """Record a finished pop: buffer its entries, update shard health, wake everyone.
+
+        Returns True when this pop succeeded on a shard whose previous pop had failed (the
+        shard recovered), so the caller can say so once per outage.
+        """
+        recovered = False
         with self.lock:
             key = (kind, shard, keyset)
             self._inflight[key] -= 1
@@ -285,7 +290,7 @@ class PopState:
             self._size += len(entries)
             self._purge_expired(now)
             if error is None:
-                self._failures.pop(shard, None)
+                recovered = self._failures.pop(shard, None) is not None
                 self._down_until.pop(shard, None)
                 self._errors.pop(shard, None)
             elif not isinstance(error, asyncio.CancelledError):
@@ -295,6 +300,7 @@ class PopState:
                 self._down_until[shard] = now + backoff
                 self._errors[shard] = error
             self._wake_all()
+        return recovered
 
     def all_down(self, shards: Sequence[int], now: float) -> bool:
         """True when every shard in ``shards`` is in backoff (lock held)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -137,6 +138,19 @@ class _Catch(logging.Handler):
             self.event.set()
 
 
+@contextlib.contextmanager
+def _logged(text: str) -> Iterator[threading.Event]:
+    """An event set once the layer logs a line containing ``text`` (pool threads included)."""
+    event = threading.Event()
+    handler = _Catch(text, event)
+    layer_logger = logging.getLogger("channels_classic.layers.redis")
+    layer_logger.addHandler(handler)
+    try:
+        yield event
+    finally:
+        layer_logger.removeHandler(handler)
+
+
 def _recoveries(caplog: pytest.LogCaptureFixture, port: int) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if RECOVERED in r.getMessage() and f":{port}/" in r.getMessage()]
@@ -185,21 +199,13 @@ def test_one_shard_down_the_other_serves_and_its_return_is_logged(
     servers[0].stop()
     layer.send(on_up + "a", {"n": 1})
     # The blocking receive over both shards keeps serving from the healthy one.
-    failed = threading.Event()
-    catcher = _Catch(f"Blocking receive on redis://127.0.0.1:{servers[0].port}/0 failed", failed)
-    logging.getLogger("channels_classic.layers.redis").addHandler(catcher)
-    try:
+    with _logged(f"Blocking receive on redis://127.0.0.1:{servers[0].port}/0 failed") as failed:
         assert layer.receive([on_down, on_up], block=True) == (on_up + "a", {"n": 1})
         # The down shard's pop is still retrying its connection: wait until it has failed,
         # or the restart below would make it succeed and there would be no outage to end.
         assert failed.wait(QUICKLY)
-    finally:
-        logging.getLogger("channels_classic.layers.redis").removeHandler(catcher)
     assert _recoveries(caplog, servers[0].port) == []
-    recovered = threading.Event()
-    catcher = _Catch(f":{servers[0].port}/0 {RECOVERED}", recovered)
-    logging.getLogger("channels_classic.layers.redis").addHandler(catcher)
-    try:
+    with _logged(f":{servers[0].port}/0 {RECOVERED}") as recovered:
         servers[0].start()
         layer.send(on_down + "a", {"n": 2})
         deadline = time.monotonic() + QUICKLY
@@ -210,6 +216,4 @@ def test_one_shard_down_the_other_serves_and_its_return_is_logged(
         # Said by the pool thread whose pop succeeded, right after it handed the message over
         # (so possibly after this receive returned).
         assert recovered.wait(QUICKLY)
-    finally:
-        logging.getLogger("channels_classic.layers.redis").removeHandler(catcher)
     assert _recoveries(caplog, servers[1].port) == []
